@@ -1,0 +1,161 @@
+"""The `vcf2embed` command line: one sub-command per pipeline step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import Vcf2EmbedError
+
+log = logging.getLogger("vcf2embed")
+
+
+def _cmd_genotypes(args: argparse.Namespace) -> None:
+    from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path
+    from .models import load_variants
+    from .tiles import get_tile
+
+    tile = get_tile(args.tiles, args.tile)
+    variants = load_variants(tile.model, chrom=tile.chrom)
+    samples = read_samples_file(args.samples) if args.samples else None
+    vcf = resolve_vcf_path(args.vcf, tile)
+    result = read_tile_genotypes(vcf, tile, variants, samples, args.genotype_field, args.min_variant_match)
+    result.save(args.out)
+    qc = result.qc
+    log.info(
+        "tile %s: %d samples, %d/%d variants matched (%d exact, %d swapped, %d multi-allelic, "
+        "%d by position), %d missing",
+        tile.tile_id,
+        qc.n_samples,
+        qc.matched,
+        qc.n_model_variants,
+        qc.matched_exact,
+        qc.matched_swapped,
+        qc.matched_multiallelic,
+        qc.matched_by_position,
+        qc.missing_variants,
+    )
+
+
+def _cmd_embed(args: argparse.Namespace) -> None:
+    from .embed import embed_tile
+    from .genotypes import TileGenotypes
+    from .models import load_model
+    from .tiles import get_tile
+
+    tile = get_tile(args.tiles, args.tile)
+    genotypes = TileGenotypes.load(args.genotypes)
+    if genotypes.tile_id != tile.tile_id:
+        raise Vcf2EmbedError(f"{args.genotypes} holds tile {genotypes.tile_id}, not {tile.tile_id}")
+    model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
+    config = json.loads(args.config_json) if args.config_json else None
+    result = embed_tile(
+        genotypes,
+        tile,
+        model,
+        args.outdir,
+        layers=args.layers,
+        device=args.device,
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        allow_unphased=args.allow_unphased,
+        config=config,
+    )
+    log.info("tile %s: wrote %s", tile.tile_id, ", ".join(sorted(result.files)))
+
+
+def _cmd_layers(args: argparse.Namespace) -> None:
+    from .layers import layer_table
+    from .models import load_model
+
+    model = load_model(args.model, chrom=args.chrom, allow_user_code=args.allow_user_code)
+    print(layer_table(model))
+
+
+def _cmd_convert(args: argparse.Namespace) -> None:
+    from .models import convert_lab_model
+
+    out = convert_lab_model(args.model, args.out, chrom=args.chrom)
+    log.info("wrote native bundle %s", out)
+
+
+def _cmd_summarize(args: argparse.Namespace) -> None:
+    from .summary import write_summary
+
+    write_summary([Path(p) for p in args.qc], Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of all sub-commands."""
+    parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vcf2embed {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("genotypes", help="read one tile's genotypes aligned to its model")
+    g.add_argument("--vcf", required=True, help="VCF/BCF, or a pattern with {chrom} or {tile}")
+    g.add_argument("--tiles", required=True, help="tile table (TSV)")
+    g.add_argument("--tile", required=True, help="tile_id to read")
+    g.add_argument("--samples", help="file of sample IDs to keep, in output order")
+    g.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
+    g.add_argument("--min-variant-match", type=float, default=0.0)
+    g.add_argument("--out", required=True, help="output .npz")
+    g.set_defaults(func=_cmd_genotypes)
+
+    e = sub.add_parser("embed", help="run one tile's model and write its embeddings")
+    e.add_argument("--genotypes", required=True, help=".npz from `vcf2embed genotypes`")
+    e.add_argument("--tiles", required=True)
+    e.add_argument("--tile", required=True)
+    e.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--outdir", default="results")
+    e.add_argument("--allow-unphased", action="store_true")
+    e.add_argument("--allow-user-code", action="store_true")
+    e.add_argument("--config-json", help="the run's config, recorded in the metadata")
+    e.set_defaults(func=_cmd_embed)
+
+    ly = sub.add_parser("layers", help="show a model's module tree, output shapes and latent")
+    ly.add_argument("model")
+    ly.add_argument("--chrom", help="chromosome, for positions-only variant lists")
+    ly.add_argument("--allow-user-code", action="store_true")
+    ly.set_defaults(func=_cmd_layers)
+
+    c = sub.add_parser("convert", help="turn a lab-format model (NAME.pth) into a native bundle")
+    c.add_argument("model")
+    c.add_argument("out")
+    c.add_argument("--chrom")
+    c.set_defaults(func=_cmd_convert)
+
+    s = sub.add_parser("summarize", help="collect per-tile QC JSON files into one TSV")
+    s.add_argument("qc", nargs="+")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_summarize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors become one line on stderr and a non-zero exit."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except Vcf2EmbedError as exc:
+        print(f"vcf2embed {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"vcf2embed {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Genotype encodings: how aligned genotypes become a model's input vector."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+ENCODINGS = ("allele_presence", "phased", "dosage")
+_WIDTH = {"allele_presence": 2, "phased": 4, "dosage": 1}
+
+
+def features_per_variant(encoding: str) -> int:
+    """Return how many input values one variant takes under `encoding`."""
+    try:
+        return _WIDTH[encoding]
+    except KeyError:
+        raise InputError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}") from None
+
+
+def allele_presence(alleles: np.ndarray) -> np.ndarray:
+    """Encode (samples, variants, 2) allele codes as `[ref present, alt present]` per variant."""
+    a0, a1 = alleles[..., 0], alleles[..., 1]
+    out = np.empty((alleles.shape[0], alleles.shape[1], 2), dtype=np.float32)
+    out[..., 0] = (a0 == 0) | (a1 == 0)
+    out[..., 1] = (a0 == 1) | (a1 == 1)
+    return out.reshape(alleles.shape[0], -1)
+
+
+def phased_one_hot(alleles: np.ndarray) -> np.ndarray:
+    """Encode haplotypes as `[h1 ref, h1 alt, h2 ref, h2 alt]` per variant."""
+    out = np.empty((alleles.shape[0], alleles.shape[1], 4), dtype=np.float32)
+    out[..., 0] = alleles[..., 0] == 0
+    out[..., 1] = alleles[..., 0] == 1
+    out[..., 2] = alleles[..., 1] == 0
+    out[..., 3] = alleles[..., 1] == 1
+    return out.reshape(alleles.shape[0], -1)
+
+
+def alt_dosage(alleles: np.ndarray, dosage: np.ndarray | None = None) -> np.ndarray:
+    """Return alt dosage (0..2) per variant; missing values take the variant's mean dosage."""
+    if dosage is None:
+        observed = alleles[..., 0] >= 0
+        values = np.where(observed, alleles.sum(axis=-1), 0).astype(np.float32)
+        values[~observed] = np.nan
+    else:
+        values = dosage.astype(np.float32, copy=True)
+    with np.errstate(invalid="ignore"):
+        means = np.nanmean(np.where(np.isnan(values), np.nan, values), axis=0)
+    means = np.nan_to_num(means, nan=0.0)
+    holes = np.isnan(values)
+    values[holes] = np.take(means, np.nonzero(holes)[1])
+    return values
+
+
+def count_unphased_hets(alleles: np.ndarray, phased: np.ndarray) -> int:
+    """Count observed heterozygous calls that are not phased."""
+    het = (alleles[..., 0] >= 0) & (alleles[..., 0] != alleles[..., 1])
+    return int(np.count_nonzero(het & ~phased))
+
+
+def encode(
+    encoding: str,
+    alleles: np.ndarray,
+    phased: np.ndarray | None = None,
+    dosage: np.ndarray | None = None,
+    allow_unphased: bool = False,
+    where: str = "",
+) -> np.ndarray:
+    """Encode aligned genotypes as a float32 (samples, features) model input."""
+    if encoding == "allele_presence":
+        return allele_presence(alleles)
+    if encoding == "phased":
+        if phased is not None and not allow_unphased:
+            n = count_unphased_hets(alleles, phased)
+            if n:
+                raise InputError(
+                    f"{where}: {n} heterozygous calls are unphased but the model takes phased "
+                    "haplotypes; phase the VCF or set `allow_unphased: true`"
+                )
+        return phased_one_hot(alleles)
+    if encoding == "dosage":
+        return alt_dosage(alleles, dosage)
+    raise InputError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")

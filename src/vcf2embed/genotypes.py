@@ -1,0 +1,435 @@
+"""Reading a tile's genotypes from an indexed VCF/BCF and aligning them to a model's variants.
+
+Aligned genotypes are stored as allele codes relative to the *model's* alleles:
+0 = model REF, 1 = model ALT, -1 = missing (for both haplotypes of a call). Rules:
+
+* exact (chrom, pos, ref, alt) matches are preferred over REF/ALT swaps, which are preferred
+  over finding the model's alleles inside a multi-allelic record; two records of equal rank for
+  one model variant are an error that names both;
+* a call carrying an allele other than the model's REF or ALT is missing for that variant;
+* half-missing calls (`./1`, `0|.`) are missing;
+* haploid calls (e.g. chrX in males) count as homozygous for their allele;
+* positions-only variant lists match the record at that position, taking its REF as the model's
+  REF and its first ALT as the model's ALT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AlignmentError, InputError
+from .files import atomic_path
+from .tiles import Tile
+from .variants import VariantList, normalize_chrom
+
+log = logging.getLogger(__name__)
+
+GENOTYPE_FIELDS = ("GT", "DS", "GP")
+_COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+_RANK = {"exact": 0, "swapped": 1, "multiallelic": 2, "position": 3}
+
+
+@dataclass
+class AlignmentQC:
+    """What happened to each model variant and each call of a tile."""
+
+    n_model_variants: int = 0
+    n_samples: int = 0
+    records_read: int = 0
+    records_not_in_model: int = 0
+    matched_exact: int = 0
+    matched_swapped: int = 0
+    matched_multiallelic: int = 0
+    matched_by_position: int = 0
+    missing_variants: int = 0
+    strand_ambiguous: int = 0
+    records_without_field: int = 0
+    calls_missing: int = 0
+    calls_half_missing: int = 0
+    calls_other_allele: int = 0
+    calls_haploid: int = 0
+    missing_examples: list[str] = field(default_factory=list)
+
+    @property
+    def matched(self) -> int:
+        """Model variants found in the VCF by any rule."""
+        return (
+            self.matched_exact
+            + self.matched_swapped
+            + self.matched_multiallelic
+            + self.matched_by_position
+        )
+
+    @property
+    def match_rate(self) -> float:
+        """Fraction of model variants found in the VCF."""
+        return self.matched / self.n_model_variants if self.n_model_variants else 0.0
+
+    def to_dict(self) -> dict:
+        """Return the counts with the derived figures."""
+        return {**asdict(self), "matched": self.matched, "match_rate": self.match_rate}
+
+
+@dataclass
+class TileGenotypes:
+    """A tile's genotypes aligned to its model's variant list."""
+
+    tile_id: str
+    samples: list[str]
+    alleles: np.ndarray  # int8 (samples, variants, 2): 0 model REF, 1 model ALT, -1 missing
+    phased: np.ndarray  # bool (samples, variants)
+    dosage: np.ndarray | None  # float32 (samples, variants), NaN missing; from DS or GP
+    qc: AlignmentQC
+    source: dict = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> None:
+        """Write as an uncompressed `.npz` (no pickled objects), atomically."""
+        arrays = {
+            "alleles": self.alleles,
+            "phased": self.phased,
+            "samples": np.asarray(self.samples, dtype=np.str_),
+            "meta": np.asarray(
+                json.dumps({"tile_id": self.tile_id, "qc": asdict(self.qc), "source": self.source})
+            ),
+        }
+        if self.dosage is not None:
+            arrays["dosage"] = self.dosage
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TileGenotypes:
+        """Read a file written by `save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return cls(
+                    tile_id=meta["tile_id"],
+                    samples=[str(s) for s in data["samples"]],
+                    alleles=data["alleles"],
+                    phased=data["phased"],
+                    dosage=data["dosage"] if "dosage" in data else None,
+                    qc=AlignmentQC(**meta["qc"]),
+                    source=meta.get("source", {}),
+                )
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{path}: not a genotypes file written by vcf2embed ({exc})") from None
+
+
+def resolve_vcf_path(pattern: str, tile: Tile) -> Path:
+    """Fill `{chrom}` or `{tile}` in a VCF path pattern for `tile`."""
+    chrom_forms = [tile.chrom, normalize_chrom(tile.chrom), "chr" + normalize_chrom(tile.chrom)]
+    if "{chrom}" in pattern:
+        candidates = [pattern.replace("{chrom}", c) for c in dict.fromkeys(chrom_forms)]
+        for cand in candidates:
+            if Path(cand).exists():
+                return Path(cand.replace("{tile}", tile.tile_id))
+        raise InputError(f"no VCF for chromosome {tile.chrom}: tried {', '.join(candidates)}")
+    path = Path(pattern.replace("{tile}", tile.tile_id))
+    if not path.exists():
+        raise InputError(f"VCF {path} (tile {tile.tile_id}) does not exist; check `vcf:` in the config")
+    return path
+
+
+def find_index(path: Path) -> Path | None:
+    """Return the `.tbi` or `.csi` index of `path`, if any."""
+    for suffix in (".tbi", ".csi"):
+        idx = path.with_name(path.name + suffix)
+        if idx.exists():
+            return idx
+    return None
+
+
+def open_vcf(path: Path, samples: list[str] | None = None):
+    """Open an indexed VCF/BCF with cyvcf2 and check its samples and index."""
+    from cyvcf2 import VCF
+
+    if not path.exists():
+        raise InputError(f"VCF {path} does not exist")
+    if find_index(path) is None:
+        kind = "-c" if path.suffix == ".bcf" else "-t"
+        raise InputError(
+            f"{path} has no index (.tbi or .csi); make one with `bcftools index {kind} {path}`"
+        )
+    try:
+        vcf = VCF(str(path), strict_gt=True, lazy=True)
+    except (OSError, Exception) as exc:  # cyvcf2 raises plain Exception on bad headers
+        raise InputError(f"{path}: cannot be read as VCF/BCF ({exc})") from None
+    seen: set[str] = set()
+    for s in vcf.samples:
+        if s in seen:
+            raise InputError(f"{path}: sample ID {s!r} appears more than once in the header")
+        seen.add(s)
+    return vcf
+
+
+def read_samples_file(path: str | Path) -> list[str]:
+    """Read a samples file: one ID per line (first column); duplicates are an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"samples file {path} does not exist")
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            sid = line.split()[0]
+            if sid in seen:
+                raise InputError(f"{path}, line {lineno}: sample {sid!r} is listed twice (first on line {seen[sid]})")
+            seen[sid] = lineno
+            ids.append(sid)
+    if not ids:
+        raise InputError(f"samples file {path} lists no samples")
+    return ids
+
+
+def sample_order(vcf_samples: list[str], wanted: list[str] | None, where: Path) -> np.ndarray:
+    """Return VCF column indices giving the rows in `wanted` order (all samples if None)."""
+    if wanted is None:
+        return np.arange(len(vcf_samples))
+    position = {s: i for i, s in enumerate(vcf_samples)}
+    unknown = [s for s in wanted if s not in position]
+    if unknown:
+        raise InputError(
+            f"{len(unknown)} sample(s) of the samples file are not in {where}: "
+            f"{', '.join(unknown[:5])}"
+        )
+    return np.asarray([position[s] for s in wanted], dtype=np.int64)
+
+
+def pick_contig(vcf, path: Path, chrom: str) -> str:
+    """Return the VCF's name for `chrom`, with or without a `chr` prefix."""
+    names = list(vcf.seqnames)
+    for cand in (chrom, normalize_chrom(chrom), "chr" + normalize_chrom(chrom)):
+        if cand in names:
+            return cand
+    raise InputError(
+        f"{path}: contig {chrom} (with or without 'chr') is not in the VCF; it has "
+        f"{', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+    )
+
+
+def classify(alleles: list[str], ref: str, alt: str) -> str | None:
+    """Return how a record's alleles hold the model's (ref, alt), or None if they do not."""
+    if len(alleles) == 2:
+        if alleles[0] == ref and alleles[1] == alt:
+            return "exact"
+        if alleles[0] == alt and alleles[1] == ref:
+            return "swapped"
+        return None
+    if ref in alleles and alt in alleles:
+        return "multiallelic"
+    return None
+
+
+def is_strand_ambiguous(ref: str, alt: str) -> bool:
+    """True for A/T and C/G pairs, whose strand cannot be told from the alleles."""
+    return len(ref) == 1 and _COMPLEMENT.get(ref) == alt
+
+
+def _record_label(rec) -> str:
+    return f"{rec.CHROM}:{rec.POS} {rec.REF}>{','.join(rec.ALT) or '.'}"
+
+
+def _convert_calls(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
+    """Turn cyvcf2 allele indices into model allele codes and a phased flag."""
+    ploidy = g.shape[1] - 1
+    phased = g[:, -1].astype(bool)
+    if ploidy == 1:
+        a = np.repeat(g[:, :1], 2, axis=1)
+        qc.calls_haploid += int(np.count_nonzero(a[:, 0] >= 0))
+    elif ploidy == 2:
+        a = g[:, :2].copy()
+        haploid = (a[:, 1] == -2) & (a[:, 0] >= 0)
+        if haploid.any():
+            qc.calls_haploid += int(np.count_nonzero(haploid))
+            a[haploid, 1] = a[haploid, 0]
+    else:
+        raise InputError(f"ploidy {ploidy} is not supported; only haploid and diploid calls are")
+    raw_missing = a < 0
+    codes = np.where(raw_missing, -1, lut[np.clip(a, 0, len(lut) - 1)])
+    both_missing = raw_missing.all(axis=1)
+    half_missing = raw_missing.any(axis=1) & ~both_missing
+    other = (codes < 0).any(axis=1) & ~raw_missing.any(axis=1)
+    qc.calls_missing += int(np.count_nonzero(both_missing))
+    qc.calls_half_missing += int(np.count_nonzero(half_missing))
+    qc.calls_other_allele += int(np.count_nonzero(other))
+    codes[(codes < 0).any(axis=1)] = -1
+    return codes.astype(np.int8), phased
+
+
+def _dosage(rec, field: str, kind: str, alleles: list[str], ref: str, alt: str) -> np.ndarray | None:
+    """Return the model-ALT dosage of a record from DS or GP, or None if unusable."""
+    values = rec.format(field)
+    if values is None:
+        return None
+    values = values.astype(np.float32)
+    if field == "DS":
+        if kind == "exact" or kind == "position":
+            return values[:, 0]
+        if kind == "swapped":
+            return 2.0 - values[:, 0]
+        if alleles[0] == ref:
+            return values[:, alleles.index(alt) - 1]
+        return None
+    if kind in ("exact", "position") and values.shape[1] >= 3:
+        return values[:, 1] + 2.0 * values[:, 2]
+    if kind == "swapped" and values.shape[1] >= 3:
+        return values[:, 1] + 2.0 * values[:, 0]
+    return None
+
+
+def read_tile_genotypes(
+    vcf_path: str | Path,
+    tile: Tile,
+    variants: VariantList,
+    samples: list[str] | None = None,
+    genotype_field: str = "GT",
+    min_variant_match: float = 0.0,
+) -> TileGenotypes:
+    """Read `tile`'s records and align them to `variants`; raise if too few match."""
+    if genotype_field not in GENOTYPE_FIELDS:
+        raise InputError(f"genotype_field {genotype_field!r}: use one of {', '.join(GENOTYPE_FIELDS)}")
+    path = Path(vcf_path)
+    vcf = open_vcf(path)
+    order = sample_order(list(vcf.samples), samples, path)
+    sample_ids = [vcf.samples[i] for i in order]
+    n_samples, n_var = len(order), len(variants)
+    qc = AlignmentQC(n_model_variants=n_var, n_samples=n_samples)
+    if genotype_field != "GT" and genotype_field not in _format_ids(vcf):
+        raise InputError(f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has")
+
+    alleles = np.full((n_samples, n_var, 2), -1, dtype=np.int8)
+    phased = np.zeros((n_samples, n_var), dtype=bool)
+    dosage = np.full((n_samples, n_var), np.nan, dtype=np.float32) if genotype_field != "GT" else None
+    by_pos: dict[int, list[int]] = {}
+    for j, p in enumerate(variants.pos.tolist()):
+        by_pos.setdefault(p, []).append(j)
+    chosen: dict[int, tuple[int, str]] = {}
+    kinds: dict[int, str] = {}
+    contig = pick_contig(vcf, path, tile.chrom)
+    lo, hi = int(variants.pos.min()), int(variants.pos.max())
+    region = f"{contig}:{lo}-{hi}"
+    try:
+        records = vcf(region)
+    except Exception as exc:  # cyvcf2 raises plain Exception on index problems
+        raise InputError(f"{path}: cannot query {region} ({exc}); re-index the file") from None
+    has_gt = "GT" in _format_ids(vcf)
+    try:
+        for rec in records:
+            qc.records_read += 1
+            hits = by_pos.get(rec.POS)
+            if not hits:
+                qc.records_not_in_model += 1
+                continue
+            rec_alleles = [rec.REF.upper(), *(a.upper() for a in rec.ALT)]
+            used = False
+            for j in hits:
+                if variants.positions_only:
+                    kind = "position"
+                    mref, malt = rec_alleles[0], rec_alleles[1] if len(rec_alleles) > 1 else "."
+                else:
+                    mref, malt = variants.ref[j], variants.alt[j]
+                    kind = classify(rec_alleles, mref, malt)
+                if kind is None:
+                    continue
+                used = True
+                if j in chosen:
+                    old_rank, old_label = chosen[j]
+                    if old_rank < _RANK[kind]:
+                        continue
+                    if old_rank == _RANK[kind]:
+                        raise InputError(
+                            f"{path}: records {old_label} and {_record_label(rec)} both match model "
+                            f"variant {variants.label(j)}; remove the duplicate (e.g. `bcftools norm -d exact`)"
+                        )
+                chosen[j] = (_RANK[kind], _record_label(rec))
+                kinds[j] = kind
+                lut = np.array(
+                    [0 if a == mref else 1 if a == malt else -1 for a in rec_alleles], dtype=np.int8
+                )
+                gt = rec.genotype if has_gt else None
+                if gt is not None:
+                    codes, ph = _convert_calls(gt.array()[order], lut, qc)
+                    alleles[:, j] = codes
+                    phased[:, j] = ph
+                elif genotype_field == "GT":
+                    qc.records_without_field += 1
+                if dosage is not None:
+                    ds = _dosage(rec, genotype_field, kind, rec_alleles, mref, malt)
+                    if ds is None:
+                        qc.records_without_field += 1
+                        dosage[:, j] = np.nan
+                    else:
+                        dosage[:, j] = ds[order]
+            if not used:
+                qc.records_not_in_model += 1
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: failed while reading {region}: {exc}") from None
+
+    for j, kind in kinds.items():
+        counter = "matched_by_position" if kind == "position" else f"matched_{kind}"
+        setattr(qc, counter, getattr(qc, counter) + 1)
+        if not variants.positions_only and is_strand_ambiguous(variants.ref[j], variants.alt[j]):
+            qc.strand_ambiguous += 1
+    absent = [j for j in range(n_var) if j not in kinds]
+    qc.missing_variants = len(absent)
+    qc.missing_examples = [variants.label(j) for j in absent[:5]]
+    qc.calls_missing += len(absent) * n_samples
+    if variants.positions_only:
+        log.warning(
+            "tile %s: the model's variant list (%s) has positions only; matched %d variants by "
+            "position without checking alleles",
+            tile.tile_id,
+            variants.source,
+            qc.matched_by_position,
+        )
+    if qc.match_rate < min_variant_match:
+        raise AlignmentError(_low_match_message(tile, path, variants, qc, min_variant_match))
+    return TileGenotypes(
+        tile_id=tile.tile_id,
+        samples=sample_ids,
+        alleles=alleles,
+        phased=phased,
+        dosage=dosage,
+        qc=qc,
+        source={"vcf": str(path), "region": region, "genotype_field": genotype_field},
+    )
+
+
+def _format_ids(vcf) -> set[str]:
+    ids = set()
+    for h in vcf.header_iter():
+        if h.type == "FORMAT":
+            ids.add(h.info().get("ID"))
+    return ids
+
+
+def _low_match_message(
+    tile: Tile, path: Path, variants: VariantList, qc: AlignmentQC, threshold: float
+) -> str:
+    cause = "the VCF may not cover this region, or the model's variants were called differently"
+    if qc.records_read == 0:
+        cause = (
+            "the VCF has no records in this region: check the genome build and the contig naming "
+            "(chr prefix)"
+        )
+    elif qc.records_not_in_model > qc.matched:
+        cause = (
+            "most records at these positions do not match the model's variants: the VCF may use "
+            "another genome build than the model"
+        )
+    return (
+        f"tile {tile.tile_id}: only {qc.matched} of {qc.n_model_variants} model variants "
+        f"({qc.match_rate:.1%}) were found in {path}, below min_variant_match {threshold:.0%}; "
+        f"missing e.g. {', '.join(qc.missing_examples)}; likely cause: {cause}"
+    )
