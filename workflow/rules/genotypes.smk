@@ -1,0 +1,24 @@
+rule genotypes:
+    """Read one tile's genotypes from the VCF, aligned to its model's variants."""
+    input:
+        vcf=tile_vcf,
+        tiles=config["tiles"],
+        model=model_files,
+        samples=samples_input,
+    output:
+        f"{OUTDIR}/genotypes/{{tile}}.npz",
+    log:
+        f"{OUTDIR}/logs/genotypes/{{tile}}.log",
+    conda:
+        "../../envs/vcf2embed.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        vcf=config["vcf"],
+        samples=samples_arg,
+        field=config.get("genotype_field", "GT"),
+        min_match=config.get("min_variant_match", 0.8),
+    shell:
+        "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile}"
+        " {params.samples} --genotype-field {params.field}"
+        " --min-variant-match {params.min_match} --out '{output}' 2> '{log}'"

@@ -1,0 +1,12 @@
+rule qc_summary:
+    """Collect every tile's QC into one table."""
+    input:
+        expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
+    output:
+        f"{OUTDIR}/qc_summary.tsv",
+    log:
+        f"{OUTDIR}/logs/qc_summary.log",
+    conda:
+        "../../envs/vcf2embed.yaml"
+    shell:
+        "vcf2embed summarize {input:q} --out '{output}' 2> '{log}'"
