@@ -68,7 +68,9 @@ def simulate() -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]], list[str]
         haps.append(var.genotypes.astype(np.int8))
         positions.append(pos + OFFSET)
         alleles.append((var.alleles[0], var.alleles[1]))
-    pops = [ts.population(ts.node(ind.nodes[0]).population).metadata["name"] for ind in ts.individuals()]
+    pops = [
+        ts.population(ts.node(ind.nodes[0]).population).metadata["name"] for ind in ts.individuals()
+    ]
     return np.asarray(haps), np.asarray(positions), alleles, pops
 
 
@@ -108,7 +110,7 @@ def main() -> None:
     haps, positions, alleles, pops = simulate()
     per_pop = COHORT_PER_POP + PANEL_PER_POP
     cohort_idx, panel_idx, cohort_names, cohort_pops = [], [], [], []
-    for p_i, pop in enumerate(POPULATIONS):
+    for pop in POPULATIONS:
         members = [i for i, p in enumerate(pops) if p == pop]
         assert len(members) == per_pop
         cohort_idx += members[:COHORT_PER_POP]
@@ -123,9 +125,12 @@ def main() -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    write_vcf(HERE / "cohort.vcf.gz", haps[:, hap_cols(cohort_idx)], positions, alleles, cohort_names, rng)
+    write_vcf(
+        HERE / "cohort.vcf.gz", haps[:, hap_cols(cohort_idx)], positions, alleles, cohort_names, rng
+    )
     (HERE / "samples.tsv").write_text(
-        "sample_id\tpopulation\n" + "".join(f"{s}\t{p}\n" for s, p in zip(cohort_names, cohort_pops))
+        "sample_id\tpopulation\n"
+        + "".join(f"{s}\t{p}\n" for s, p in zip(cohort_names, cohort_pops))
     )
     panel = haps[:, hap_cols(panel_idx)]
     freq = panel.mean(axis=1)
@@ -143,7 +148,11 @@ def main() -> None:
         )
         geno = panel[keep].T.reshape(len(panel_idx), 2, len(keep)).transpose(0, 2, 1)
         settings = TrainSettings(
-            activation=activation, size_ratio=0.25, learning_rate=3e-3, epochs=400, patience=40,
+            activation=activation,
+            size_ratio=0.25,
+            learning_rate=3e-3,
+            epochs=400,
+            patience=40,
             seed=SEED % 1000,
         )
         result = train_autoencoder(np.ascontiguousarray(geno, dtype=np.int8), settings)
@@ -162,7 +171,8 @@ def main() -> None:
                 f"early_stop = {settings.patience}\n"
             )
             pos_lines = ["#CHROM\tPOS\tID\tREF\tALT"] + [
-                f"{CHROM}\t{p}\t.\t{r}\t{a}" for p, r, a in zip(variants.pos, variants.ref, variants.alt)
+                f"{CHROM}\t{p}\t.\t{r}\t{a}"
+                for p, r, a in zip(variants.pos, variants.ref, variants.alt)
             ]
             (folder / f"{tile_id}.pos").write_text("\n".join(pos_lines) + "\n")
             model_path = f"models/{tile_id}/{tile_id}.pth"

@@ -23,7 +23,9 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     variants = load_variants(tile.model, chrom=tile.chrom)
     samples = read_samples_file(args.samples) if args.samples else None
     vcf = resolve_vcf_path(args.vcf, tile)
-    result = read_tile_genotypes(vcf, tile, variants, samples, args.genotype_field, args.min_variant_match)
+    result = read_tile_genotypes(
+        vcf, tile, variants, samples, args.genotype_field, args.min_variant_match
+    )
     result.save(args.out)
     qc = result.qc
     log.info(

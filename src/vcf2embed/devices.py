@@ -28,7 +28,9 @@ def resolve_device(name: str) -> torch.device:
                 f"(torch {torch.__version__}); use device: auto or cpu, or install a CUDA build"
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InputError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+            raise InputError(
+                f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
     if device.type == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):

@@ -44,7 +44,9 @@ def layer_dir_name(module_name: str, latent: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]", "~", module_name)
 
 
-def model_input(model: LoadedModel, genotypes: TileGenotypes, allow_unphased: bool = False) -> np.ndarray:
+def model_input(
+    model: LoadedModel, genotypes: TileGenotypes, allow_unphased: bool = False
+) -> np.ndarray:
     """Encode a tile's aligned genotypes as the model's float32 input matrix."""
     if genotypes.alleles.shape[1] != len(model.variants):
         raise InputError(
@@ -179,7 +181,11 @@ def embed_tile(
         layer = layer_dir_name(name, model.latent)
         path = outdir / "embeddings" / f"layer={layer}" / f"{tile.tile_id}.parquet"
         write_embeddings(
-            path, genotypes.samples, tile.tile_id, values, {**base_meta, "layer": layer, "module": name}
+            path,
+            genotypes.samples,
+            tile.tile_id,
+            values,
+            {**base_meta, "layer": layer, "module": name},
         )
         files[layer] = path
         layer_info[layer] = {"module": name, "width": int(values.shape[1]), "file": str(path)}

@@ -15,7 +15,9 @@ def features_per_variant(encoding: str) -> int:
     try:
         return _WIDTH[encoding]
     except KeyError:
-        raise InputError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}") from None
+        raise InputError(
+            f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}"
+        ) from None
 
 
 def allele_presence(alleles: np.ndarray) -> np.ndarray:

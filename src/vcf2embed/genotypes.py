@@ -133,7 +133,9 @@ def resolve_vcf_path(pattern: str, tile: Tile) -> Path:
         raise InputError(f"no VCF for chromosome {tile.chrom}: tried {', '.join(candidates)}")
     path = Path(pattern.replace("{tile}", tile.tile_id))
     if not path.exists():
-        raise InputError(f"VCF {path} (tile {tile.tile_id}) does not exist; check `vcf:` in the config")
+        raise InputError(
+            f"VCF {path} (tile {tile.tile_id}) does not exist; check `vcf:` in the config"
+        )
     return path
 
 
@@ -159,7 +161,12 @@ def open_vcf(path: Path, samples: list[str] | None = None):
         )
     try:
         vcf = VCF(str(path), strict_gt=True, lazy=True)
-    except (OSError, Exception) as exc:  # cyvcf2 raises plain Exception on bad headers
+    except Exception as exc:  # cyvcf2 raises plain Exception on bad headers
+        duplicate = _duplicate_sample_in_text_header(path)
+        if duplicate:
+            raise InputError(
+                f"{path}: sample ID {duplicate!r} appears more than once in the header"
+            ) from None
         raise InputError(f"{path}: cannot be read as VCF/BCF ({exc})") from None
     seen: set[str] = set()
     for s in vcf.samples:
@@ -167,6 +174,28 @@ def open_vcf(path: Path, samples: list[str] | None = None):
             raise InputError(f"{path}: sample ID {s!r} appears more than once in the header")
         seen.add(s)
     return vcf
+
+
+def _duplicate_sample_in_text_header(path: Path) -> str | None:
+    """Return a duplicated sample ID of a text VCF's #CHROM line (htslib refuses such headers)."""
+    import gzip
+
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as fh:
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    seen: set[str] = set()
+                    for sid in line.rstrip("\n").split("\t")[9:]:
+                        if sid in seen:
+                            return sid
+                        seen.add(sid)
+                    return None
+                if not line.startswith("#"):
+                    return None
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+    return None
 
 
 def read_samples_file(path: str | Path) -> list[str]:
@@ -182,7 +211,9 @@ def read_samples_file(path: str | Path) -> list[str]:
                 continue
             sid = line.split()[0]
             if sid in seen:
-                raise InputError(f"{path}, line {lineno}: sample {sid!r} is listed twice (first on line {seen[sid]})")
+                raise InputError(
+                    f"{path}, line {lineno}: sample {sid!r} is listed twice (first on line {seen[sid]})"
+                )
             seen[sid] = lineno
             ids.append(sid)
     if not ids:
@@ -238,7 +269,9 @@ def _record_label(rec) -> str:
     return f"{rec.CHROM}:{rec.POS} {rec.REF}>{','.join(rec.ALT) or '.'}"
 
 
-def _convert_calls(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
+def _convert_calls(
+    g: np.ndarray, lut: np.ndarray, qc: AlignmentQC
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn cyvcf2 allele indices into model allele codes and a phased flag."""
     ploidy = g.shape[1] - 1
     phased = g[:, -1].astype(bool)
@@ -265,7 +298,9 @@ def _convert_calls(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.
     return codes.astype(np.int8), phased
 
 
-def _dosage(rec, field: str, kind: str, alleles: list[str], ref: str, alt: str) -> np.ndarray | None:
+def _dosage(
+    rec, field: str, kind: str, alleles: list[str], ref: str, alt: str
+) -> np.ndarray | None:
     """Return the model-ALT dosage of a record from DS or GP, or None if unusable."""
     values = rec.format(field)
     if values is None:
@@ -276,8 +311,9 @@ def _dosage(rec, field: str, kind: str, alleles: list[str], ref: str, alt: str) 
             return values[:, 0]
         if kind == "swapped":
             return 2.0 - values[:, 0]
-        if alleles[0] == ref:
-            return values[:, alleles.index(alt) - 1]
+        col = alleles.index(alt) - 1
+        if alleles[0] == ref and col < values.shape[1]:
+            return values[:, col]
         return None
     if kind in ("exact", "position") and values.shape[1] >= 3:
         return values[:, 1] + 2.0 * values[:, 2]
@@ -296,7 +332,9 @@ def read_tile_genotypes(
 ) -> TileGenotypes:
     """Read `tile`'s records and align them to `variants`; raise if too few match."""
     if genotype_field not in GENOTYPE_FIELDS:
-        raise InputError(f"genotype_field {genotype_field!r}: use one of {', '.join(GENOTYPE_FIELDS)}")
+        raise InputError(
+            f"genotype_field {genotype_field!r}: use one of {', '.join(GENOTYPE_FIELDS)}"
+        )
     path = Path(vcf_path)
     vcf = open_vcf(path)
     order = sample_order(list(vcf.samples), samples, path)
@@ -304,11 +342,15 @@ def read_tile_genotypes(
     n_samples, n_var = len(order), len(variants)
     qc = AlignmentQC(n_model_variants=n_var, n_samples=n_samples)
     if genotype_field != "GT" and genotype_field not in _format_ids(vcf):
-        raise InputError(f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has")
+        raise InputError(
+            f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has"
+        )
 
     alleles = np.full((n_samples, n_var, 2), -1, dtype=np.int8)
     phased = np.zeros((n_samples, n_var), dtype=bool)
-    dosage = np.full((n_samples, n_var), np.nan, dtype=np.float32) if genotype_field != "GT" else None
+    dosage = (
+        np.full((n_samples, n_var), np.nan, dtype=np.float32) if genotype_field != "GT" else None
+    )
     by_pos: dict[int, list[int]] = {}
     for j, p in enumerate(variants.pos.tolist()):
         by_pos.setdefault(p, []).append(j)

@@ -57,7 +57,9 @@ def resolve_selectors(
                     "module (`latent=`) or select it by name"
                 )
             if target not in modules:
-                raise SelectorError(f"latent module {target!r} is not in the model; {_near(target, names)}")
+                raise SelectorError(
+                    f"latent module {target!r} is not in the model; {_near(target, names)}"
+                )
             matched = [target]
         elif sel.startswith("type:"):
             type_name = sel[5:]

@@ -20,11 +20,10 @@ from .files import atomic_path, sha256_of, write_text_atomic
 from .params import read_param_file
 from .variants import (
     VariantList,
-    lab_variants,
-    require_file,
     detect_format,
-    load_variants,
+    lab_variants,
     read_variants_tsv,
+    require_file,
 )
 
 BUNDLE_FORMAT = "vcf2embed-bundle"
@@ -47,7 +46,9 @@ class LoadedModel:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def load_model(path: str | Path, chrom: str | None = None, allow_user_code: bool = False) -> LoadedModel:
+def load_model(
+    path: str | Path, chrom: str | None = None, allow_user_code: bool = False
+) -> LoadedModel:
     """Load the model at `path`, detecting its format; weights never run code."""
     path = Path(path)
     if not path.exists():
@@ -169,7 +170,9 @@ def _build_module(arch: dict[str, Any], where: Path, allow_user_code: bool) -> n
         except (ImportError, AttributeError) as exc:
             raise ModelError(f"{where}: cannot import {target}: {exc}") from None
         return cls(**arch.get("kwargs", {}))
-    raise ModelError(f"{where}: unknown architecture name {name!r}; use lab_autoencoder or user_class")
+    raise ModelError(
+        f"{where}: unknown architecture name {name!r}; use lab_autoencoder or user_class"
+    )
 
 
 def _load_bundle(folder: Path, allow_user_code: bool) -> LoadedModel:
@@ -187,7 +190,9 @@ def _load_bundle(folder: Path, allow_user_code: bool) -> LoadedModel:
         )
     encoding = meta.get("encoding", "allele_presence")
     if encoding not in ENCODINGS:
-        raise ModelError(f"{meta_path}: unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+        raise ModelError(
+            f"{meta_path}: unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}"
+        )
     variants = read_variants_tsv(variants_path)
     module = _build_module(meta.get("architecture", {}), meta_path, allow_user_code)
     _check_state_dict(module, load_file(str(weights)), weights)

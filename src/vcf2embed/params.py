@@ -14,7 +14,9 @@ def read_param_file(path: Path) -> dict[str, Any]:
     try:
         tree = ast.parse(path.read_text(), filename=str(path))
     except SyntaxError as exc:
-        raise ModelError(f"{path}, line {exc.lineno}: not valid Python syntax ({exc.msg})") from None
+        raise ModelError(
+            f"{path}, line {exc.lineno}: not valid Python syntax ({exc.msg})"
+        ) from None
     params: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):

@@ -32,7 +32,11 @@ def embedding_table(sample_ids: list[str], tile_id: str, values: np.ndarray) -> 
 
 
 def write_embeddings(
-    path: str | Path, sample_ids: list[str], tile_id: str, values: np.ndarray, metadata: dict[str, Any]
+    path: str | Path,
+    sample_ids: list[str],
+    tile_id: str,
+    values: np.ndarray,
+    metadata: dict[str, Any],
 ) -> None:
     """Write one (layer, tile) embedding file with its metadata, atomically."""
     table = embedding_table(sample_ids, tile_id, values)

@@ -61,7 +61,9 @@ def _mask(x: torch.Tensor, rate: float, gen: torch.Generator) -> torch.Tensor:
     return x * keep.repeat_interleave(2, dim=1)
 
 
-def train_autoencoder(alleles: np.ndarray, settings: TrainSettings, progress: bool = False) -> TrainResult:
+def train_autoencoder(
+    alleles: np.ndarray, settings: TrainSettings, progress: bool = False
+) -> TrainResult:
     """Train on (samples, variants, 2) allele codes; early-stop on a held-out split."""
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -76,7 +78,9 @@ def train_autoencoder(alleles: np.ndarray, settings: TrainSettings, progress: bo
     x_val = torch.from_numpy(x_all[val_idx])
     w_val = torch.from_numpy(observed_all[val_idx])
     width = x_all.shape[1]
-    model = LabAutoencoder(width, width, settings.n_layers, settings.size_ratio, settings.activation)
+    model = LabAutoencoder(
+        width, width, settings.n_layers, settings.size_ratio, settings.activation
+    )
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     loss_fn = nn.BCELoss(reduction="none")
     best = (float("inf"), 0, {k: v.clone() for k, v in model.state_dict().items()})

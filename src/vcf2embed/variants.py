@@ -87,7 +87,9 @@ def read_variants_tsv(path: Path) -> VariantList:
     with open(path) as fh:
         header = fh.readline().rstrip("\n").split("\t")
         if header[:4] != ["chrom", "pos", "ref", "alt"]:
-            raise ModelError(f"{path}: header must be 'chrom<TAB>pos<TAB>ref<TAB>alt', got {header}")
+            raise ModelError(
+                f"{path}: header must be 'chrom<TAB>pos<TAB>ref<TAB>alt', got {header}"
+            )
         for lineno, line in enumerate(fh, start=2):
             if not line.strip():
                 continue
@@ -142,7 +144,9 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "model.json").is_file():
             return "bundle"
-        raise ModelError(f"{path}: a native bundle folder needs model.json, model.safetensors and variants.tsv")
+        raise ModelError(
+            f"{path}: a native bundle folder needs model.json, model.safetensors and variants.tsv"
+        )
     if path.suffix == ".pth":
         return "lab"
     if path.name == "model.json":

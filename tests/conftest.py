@@ -1,0 +1,53 @@
+"""Shared fixtures: the bundled example and small hand-written VCFs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "resources" / "example"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def example() -> Path:
+    """The bundled example folder."""
+    return EXAMPLE
+
+
+def write_vcf(
+    path: Path,
+    records: list[str],
+    samples: list[str],
+    contig: str = "1",
+    extra_header: tuple[str, ...] = (),
+    index: bool = True,
+) -> Path:
+    """Write, bgzip and index a small VCF; records are tab-joined lines without the header."""
+    header = [
+        "##fileformat=VCFv4.2",
+        f"##contig=<ID={contig},length=100000000>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">',
+        '##FORMAT=<ID=GP,Number=G,Type=Float,Description="Genotype probabilities">',
+        *extra_header,
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples),
+    ]
+    plain = path.with_suffix("") if path.suffix == ".gz" else path
+    plain.write_text("\n".join(header + records) + "\n")
+    if path.suffix == ".gz":
+        subprocess.run(["bgzip", "-f", str(plain)], check=True)
+        if index:
+            subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+    return path
+
+
+def bundle_copy(src: Path, dst: Path) -> Path:
+    """Copy a model folder so a test can change it."""
+    shutil.copytree(src, dst)
+    return dst

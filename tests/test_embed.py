@@ -1,0 +1,120 @@
+"""The embed step: batching, capture into Parquet, metadata, QC and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from vcf2embed.embed import compute_activations, embed_tile, model_input
+from vcf2embed.genotypes import read_tile_genotypes
+from vcf2embed.models import load_model
+from vcf2embed.parquet import read_embeddings, read_metadata
+from vcf2embed.tiles import read_tiles
+
+
+@pytest.fixture(scope="module")
+def tile01(example: Path, tmp_path_factory):
+    tile = read_tiles(example / "tiles.tsv")[0]
+    model = load_model(tile.model)
+    genotypes = read_tile_genotypes(example / "cohort.vcf.gz", tile, model.variants)
+    return tile, model, genotypes
+
+
+def test_batch_size_does_not_change_values(tile01) -> None:
+    _, model, genotypes = tile01
+    x = model_input(model, genotypes)
+    a = compute_activations(model, x, ["latent"], torch.device("cpu"), batch_size=7)
+    b = compute_activations(model, x, ["latent"], torch.device("cpu"), batch_size=330)
+    np.testing.assert_allclose(a["encoder"], b["encoder"], rtol=1e-5, atol=1e-5)
+    with torch.inference_mode():
+        direct = model.module.encoder(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(a["encoder"], direct, rtol=1e-5, atol=1e-5)
+
+
+def test_embed_tile_writes_files_and_metadata(tile01, tmp_path: Path) -> None:
+    tile, model, genotypes = tile01
+    result = embed_tile(genotypes, tile, model, tmp_path, layers=["encoder.0"], device="cpu")
+    assert set(result.files) == {"latent", "encoder.0"}
+    samples, values = read_embeddings(result.files["latent"])
+    assert samples == genotypes.samples and values.shape == (330, 27)
+    meta = read_metadata(result.files["latent"])
+    assert meta["model"]["sha256"] == model.sha256 and meta["model"]["format"] == "lab"
+    assert meta["alignment"]["matched"] == len(model.variants)
+    assert meta["device"] == "cpu" and meta["dtype"] == "float32"
+    assert meta["versions"]["torch"] == torch.__version__
+    pf = pq.ParquetFile(result.files["latent"])
+    col = pf.metadata.row_group(0).column(2)
+    assert col.compression == "ZSTD" and "BYTE_STREAM_SPLIT" in col.encodings
+    assert pf.schema_arrow.field("embedding").type.value_type == "float"
+    qc = json.loads(result.qc_path.read_text())
+    assert qc["layers"]["latent"]["width"] == 27 and qc["n_samples"] == 330
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_repeated_runs_identical_files(tile01, tmp_path: Path) -> None:
+    tile, model, genotypes = tile01
+    a = embed_tile(genotypes, tile, model, tmp_path / "a", device="cpu")
+    b = embed_tile(genotypes, tile, model, tmp_path / "b", device="cpu")
+    assert a.files["latent"].read_bytes() == b.files["latent"].read_bytes()
+
+
+def test_nan_weights_fail_naming_layer(tile01, tmp_path: Path) -> None:
+    tile, model, genotypes = tile01
+    broken = load_model(tile.model)
+    with torch.no_grad():
+        broken.module.encoder[2].weight[0, 0] = float("nan")
+    from vcf2embed.errors import ModelError
+
+    with pytest.raises(ModelError, match="layer encoder of .* gave NaN"):
+        embed_tile(genotypes, tile, broken, tmp_path, device="cpu")
+    assert not (tmp_path / "embeddings").exists()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vcf2embed.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_cli_error_is_one_line(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "g.npz"
+    proc = run_cli(
+        "genotypes",
+        "--vcf",
+        str(example / "nope.vcf.gz"),
+        "--tiles",
+        str(example / "tiles.tsv"),
+        "--tile",
+        "tile01",
+        "--out",
+        str(out),
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip().count("\n") == 0
+        and "nope.vcf.gz" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
+    assert not out.exists()
+
+
+def test_cli_layers(example: Path) -> None:
+    proc = run_cli("layers", str(example / "models" / "tile02"))
+    assert proc.returncode == 0, proc.stderr
+    assert "encoder    Sequential" in proc.stdout and "<- latent" in proc.stdout
+
+
+def test_cli_convert(example: Path, tmp_path: Path) -> None:
+    proc = run_cli("convert", str(example / "models/tile01/tile01.pth"), str(tmp_path / "b"))
+    assert proc.returncode == 0, proc.stderr
+    a = load_model(example / "models/tile01/tile01.pth")
+    b = load_model(tmp_path / "b")
+    for k, v in a.module.state_dict().items():
+        assert torch.equal(v, b.module.state_dict()[k])

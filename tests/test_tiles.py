@@ -1,0 +1,48 @@
+"""Tile table parsing and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vcf2embed.errors import InputError
+from vcf2embed.tiles import read_tiles
+
+HEADER = "tile_id\tchrom\tstart\tend\tmodel\n"
+
+
+def table(tmp_path: Path, rows: str) -> Path:
+    (tmp_path / "m").mkdir(exist_ok=True)
+    path = tmp_path / "tiles.tsv"
+    path.write_text(HEADER + rows)
+    return path
+
+
+def test_reads_and_resolves_models(tmp_path: Path) -> None:
+    tiles = read_tiles(table(tmp_path, "a\t22\t10\t20\tm\nb\tchr22\t15\t30\tm\n"))
+    assert [t.tile_id for t in tiles] == ["a", "b"]
+    assert tiles[0].model == tmp_path / "m" and tiles[1].region == "chr22:15-30"
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ("a\t22\t10\t20\tm\na\t22\t30\t40\tm\n", "line 3: duplicate tile_id 'a'"),
+        ("a\t22\t20\t10\tm\n", "end must not be before start"),
+        ("a\t22\tx\t10\tm\n", "must be integers"),
+        ("a\t22\t1\t10\tnope\n", "model .*nope of tile a does not exist"),
+        ("a b\t22\t1\t10\tm\n", "may hold only"),
+        ("", "lists no tiles"),
+    ],
+)
+def test_errors(tmp_path: Path, rows: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_tiles(table(tmp_path, rows))
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text("tile_id\tchrom\tstart\tend\n")
+    with pytest.raises(InputError, match="missing column"):
+        read_tiles(path)

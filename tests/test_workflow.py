@@ -1,0 +1,128 @@
+"""End to end: the real Snakemake workflow on the bundled example, checked independently."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from oracle import encode_presence, encoder_forward, model_weights, oracle_alleles
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, example: Path) -> Path:
+    work = tmp_path_factory.mktemp("work")
+    (work / "cfg.yaml").write_text(
+        f"vcf: {example / 'cohort.vcf.gz'}\n"
+        f"tiles: {example / 'tiles.tsv'}\n"
+        "layers: ['encoder.0']\n"
+        "device: cpu\n"
+        "batch_size: 64\n"
+        "outdir: out\n"
+    )
+    proc = snakemake(work, "--configfile", "cfg.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def tiles(example: Path) -> list[list[str]]:
+    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]
+
+
+def test_every_latent_equals_independent_computation(run: Path, example: Path) -> None:
+    import pyarrow.parquet as pq
+
+    for tile_id, chrom, _start, _end, model in tiles(example):
+        weights, activation, variants = model_weights(example / model)
+        region = f"{chrom}:{min(v[0] for v in variants)}-{max(v[0] for v in variants)}"
+        names, codes = oracle_alleles(example / "cohort.vcf.gz", region, variants)
+        expected = encoder_forward(encode_presence(codes), weights, activation)
+        table = pq.read_table(run / "out" / "embeddings" / "layer=latent" / f"{tile_id}.parquet")
+        assert table.column("sample_id").to_pylist() == names
+        assert set(table.column("tile_id").to_pylist()) == {tile_id}
+        got = np.array(table.column("embedding").to_pylist(), dtype=np.float64)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dataset_opens_in_pyarrow_polars_duckdb(run: Path, example: Path) -> None:
+    import duckdb
+    import polars as pl
+    import pyarrow.dataset as ds
+
+    root = run / "out" / "embeddings"
+    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    table = dataset.to_table()
+    n_tiles = len(tiles(example))
+    assert table.num_rows == 330 * n_tiles * 2
+    assert set(table.column("layer").to_pylist()) == {"latent", "encoder.0"}
+    latent = dataset.to_table(filter=ds.field("layer") == "latent").sort_by(
+        [("tile_id", "ascending"), ("sample_id", "ascending")]
+    )
+
+    frame = (
+        pl.scan_parquet(str(root / "**" / "*.parquet"), hive_partitioning=True)
+        .filter(pl.col("layer") == "latent")
+        .sort(["tile_id", "sample_id"])
+        .collect()
+    )
+    assert frame["sample_id"].to_list() == latent.column("sample_id").to_pylist()
+    assert frame["embedding"].to_list() == latent.column("embedding").to_pylist()
+
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT tile_id, sample_id, embedding FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true) "
+        "WHERE layer = 'latent' ORDER BY tile_id, sample_id"
+    ).fetchall()
+    assert [r[1] for r in rows] == latent.column("sample_id").to_pylist()
+    assert [list(r[2]) for r in rows] == latent.column("embedding").to_pylist()
+    widths = dict(
+        con.execute(
+            f"SELECT tile_id, max(len(embedding)) FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true) "
+            "WHERE layer = 'latent' GROUP BY tile_id"
+        ).fetchall()
+    )
+    assert len(widths) == n_tiles
+
+
+def test_outputs_qc_and_rerun_is_noop(run: Path, example: Path) -> None:
+    summary = (run / "out" / "qc_summary.tsv").read_text().splitlines()
+    assert len(summary) == 1 + len(tiles(example))
+    assert all((run / "out" / "qc" / f"{t[0]}.json").exists() for t in tiles(example))
+    proc = snakemake(run, "--configfile", "cfg.yaml", "--cores", "2", "-n")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_bad_config_stops_with_schema_message(tmp_path: Path, example: Path) -> None:
+    (tmp_path / "cfg.yaml").write_text(
+        f"vcf: {example / 'cohort.vcf.gz'}\ntiles: {example / 'tiles.tsv'}\nbatch_size: 0\n"
+    )
+    proc = snakemake(tmp_path, "--configfile", "cfg.yaml", "--cores", "1")
+    assert proc.returncode != 0
+    assert "batch_size" in proc.stderr and "minimum" in proc.stderr
+    assert not (tmp_path / "results").exists()
