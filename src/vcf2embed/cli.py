@@ -16,7 +16,7 @@ log = logging.getLogger("vcf2embed")
 
 def _cmd_genotypes(args: argparse.Namespace) -> None:
     from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path
-    from .models import load_variants
+    from .variants import load_variants
     from .tiles import get_tile
 
     tile = get_tile(args.tiles, args.tile)
