@@ -118,3 +118,49 @@ def test_cli_convert(example: Path, tmp_path: Path) -> None:
     b = load_model(tmp_path / "b")
     for k, v in a.module.state_dict().items():
         assert torch.equal(v, b.module.state_dict()[k])
+
+
+def test_bfloat16_records_difference_from_float32(tile01, tmp_path: Path) -> None:
+    tile, _, genotypes = tile01
+    model = load_model(tile.model)
+    result = embed_tile(genotypes, tile, model, tmp_path, device="cpu", dtype="bfloat16")
+    check = result.qc["reduced_precision"]
+    assert check["dtype"] == "bfloat16" and check["rows_compared"] == 256
+    reference = load_model(tile.model)
+    x = model_input(reference, genotypes)
+    f32 = compute_activations(reference, x, ["latent"], torch.device("cpu"))["encoder"]
+    _, values = read_embeddings(result.files["latent"])
+    assert check["max_abs_diff"]["encoder"] <= np.abs(values - f32).max() + 1e-6
+    assert 0 < check["max_abs_diff"]["encoder"] < 0.05 * np.abs(f32).max()
+
+
+def test_matrix_npy_and_parquet(tile01, tmp_path: Path, example: Path) -> None:
+    import polars as pl
+
+    from vcf2embed.matrix import assemble, write_matrix
+
+    tiles = read_tiles(example / "tiles.tsv")[:2]
+    for t in tiles:
+        m = load_model(t.model)
+        g = read_tile_genotypes(example / "cohort.vcf.gz", t, m.variants)
+        embed_tile(g, t, m, tmp_path / "res", device="cpu")
+    matrix = assemble(tmp_path / "res" / "embeddings", "latent", [t.tile_id for t in tiles])
+    first = read_embeddings(tmp_path / "res/embeddings/layer=latent/tile01.parquet")[1]
+    second = read_embeddings(tmp_path / "res/embeddings/layer=latent/tile02.parquet")[1]
+    np.testing.assert_array_equal(matrix.values, np.hstack([first, second]))
+    write_matrix(matrix, tmp_path / "m.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "m.npy"), matrix.values)
+    assert (tmp_path / "m.samples.txt").read_text().split() == matrix.samples
+    proc = run_cli(
+        "matrix",
+        "--embeddings",
+        str(tmp_path / "res/embeddings"),
+        "--out",
+        str(tmp_path / "m.parquet"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    frame = pl.read_parquet(tmp_path / "m.parquet")
+    assert frame.columns[0] == "sample_id" and frame.columns[1] == "tile01:0"
+    np.testing.assert_array_equal(frame.drop("sample_id").to_numpy(), matrix.values)
+    features = pl.read_csv(tmp_path / "m.features.tsv", separator="\t")
+    assert features.height == matrix.values.shape[1] and features["tile_id"][-1] == "tile02"

@@ -233,8 +233,8 @@ def test_vcf_patterns(tmp_path: Path) -> None:
 
 
 def test_example_cohort_matches_oracle(example: Path) -> None:
-    from vcf2embed.variants import load_variants
     from vcf2embed.tiles import read_tiles
+    from vcf2embed.variants import load_variants
 
     t = read_tiles(example / "tiles.tsv")[1]
     v = load_variants(t.model)

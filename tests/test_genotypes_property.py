@@ -46,11 +46,16 @@ def cohorts(draw):
                         st.tuples(st.integers(0, n_all - 1), st.integers(0, n_all - 1)).map(
                             lambda t: f"{t[0]}{draw(st.sampled_from('|/'))}{t[1]}"
                         ),
-                        st.sampled_from(["./.", ".|.", f".|{n_all - 1}", "0/.", "0", str(n_all - 1)]),
+                        st.sampled_from(
+                            ["./.", ".|.", f".|{n_all - 1}", "0/.", "0", str(n_all - 1)]
+                        ),
                     )
                 )
                 gts.append(call)
-            records.append(f"1\t{pos}\t.\t{alleles[0]}\t{','.join(alleles[1:])}\t.\t.\t.\tGT\t" + "\t".join(gts))
+            records.append(
+                f"1\t{pos}\t.\t{alleles[0]}\t{','.join(alleles[1:])}\t.\t.\t.\tGT\t"
+                + "\t".join(gts)
+            )
         site_alleles = sorted({a for alleles in site for a in alleles})
         choice = draw(st.sampled_from(["exact", "swapped", "pair", "absent"]))
         first = site[0]
@@ -64,7 +69,9 @@ def cohorts(draw):
         else:
             missing = [b for b in BASES if b not in site_alleles] or ["N"]
             model.append((pos, missing[0], first[0]))
-    subset = draw(st.one_of(st.none(), st.permutations(samples).map(lambda p: p[: max(1, len(p) - 1)])))
+    subset = draw(
+        st.one_of(st.none(), st.permutations(samples).map(lambda p: p[: max(1, len(p) - 1)]))
+    )
     return samples, records, model, subset
 
 
@@ -81,8 +88,12 @@ def test_random_vcfs_agree_with_bcftools(data) -> None:
             alt=tuple(m[2] for m in model),
             source="random",
         )
-        got = read_tile_genotypes(vcf, Tile("t", "1", 1, 10_000, Path("x")), variants, samples=subset)
-        names, expected = oracle_alleles(vcf, f"1:1-{max(m[0] for m in model)}", model, samples=subset)
+        got = read_tile_genotypes(
+            vcf, Tile("t", "1", 1, 10_000, Path("x")), variants, samples=subset
+        )
+        names, expected = oracle_alleles(
+            vcf, f"1:1-{max(m[0] for m in model)}", model, samples=subset
+        )
         assert got.samples == names
         np.testing.assert_array_equal(got.alleles, expected)
         assert got.qc.matched + got.qc.missing_variants == len(model)

@@ -196,3 +196,33 @@ def test_missing_companion_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="m_param.py is missing"):
         load_model(pth)
     shutil.rmtree(tmp_path)
+
+
+def test_user_class_with_opt_in(tmp_path: Path) -> None:
+    from user_models import TinyVAE
+
+    from vcf2embed.embed import compute_activations
+
+    torch.manual_seed(0)
+    m = TinyVAE(n_inputs=6, latent=2)
+    v = VariantList(("1",) * 3, np.array([5, 6, 7]), ("A",) * 3, ("G",) * 3, "x")
+    arch = {
+        "name": "user_class",
+        "class": "user_models:TinyVAE",
+        "kwargs": {"n_inputs": 6, "latent": 2},
+    }
+    folder = save_bundle(tmp_path / "vae", m, v, arch, latent="mu")
+    model = load_model(folder, allow_user_code=True)
+    x = np.random.default_rng(0).integers(0, 2, (4, 6)).astype(np.float32)
+    acts = compute_activations(model, x, ["latent", "body.*"], torch.device("cpu"))
+    with torch.inference_mode():
+        expected = m.mu(m.body(torch.from_numpy(x))).numpy()
+    np.testing.assert_allclose(acts["mu"], expected, atol=1e-6)
+    assert set(acts) == {"mu", "body.0", "body.1"}
+
+
+def test_size_ratio_one(tmp_path: Path) -> None:
+    model = load_model(lab_model(tmp_path, size_ratio=1.0, n_layers=6))
+    assert [
+        layer.out_features for layer in model.module.encoder if hasattr(layer, "out_features")
+    ] == [20, 20, 20]

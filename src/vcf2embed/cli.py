@@ -16,8 +16,8 @@ log = logging.getLogger("vcf2embed")
 
 def _cmd_genotypes(args: argparse.Namespace) -> None:
     from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path
-    from .variants import load_variants
     from .tiles import get_tile
+    from .variants import load_variants
 
     tile = get_tile(args.tiles, args.tile)
     variants = load_variants(tile.model, chrom=tile.chrom)
@@ -91,6 +91,19 @@ def _cmd_summarize(args: argparse.Namespace) -> None:
     write_summary([Path(p) for p in args.qc], Path(args.out))
 
 
+def _cmd_matrix(args: argparse.Namespace) -> None:
+    from .matrix import assemble, write_matrix
+    from .tiles import read_tiles
+
+    tile_ids = (
+        [t.tile_id for t in read_tiles(args.tiles, check_models=False)] if args.tiles else None
+    )
+    matrix = assemble(args.embeddings, args.layer, tile_ids)
+    for path in write_matrix(matrix, args.out):
+        log.info("wrote %s", path)
+    log.info("%d samples x %d features", *matrix.values.shape)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of all sub-commands."""
     parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
@@ -133,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("out")
     c.add_argument("--chrom")
     c.set_defaults(func=_cmd_convert)
+
+    mx = sub.add_parser(
+        "matrix", help="assemble one layer across tiles into a samples x features table"
+    )
+    mx.add_argument("--embeddings", default="results/embeddings", help="the embeddings folder")
+    mx.add_argument("--layer", default="latent")
+    mx.add_argument(
+        "--tiles", help="tile table: its order sets the feature order (default: by tile_id)"
+    )
+    mx.add_argument("--out", required=True, help="output .npy or .parquet (plus .features.tsv)")
+    mx.set_defaults(func=_cmd_matrix)
 
     s = sub.add_parser("summarize", help="collect per-tile QC JSON files into one TSV")
     s.add_argument("qc", nargs="+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import platform
@@ -81,16 +82,27 @@ def compute_activations(
     device: torch.device,
     batch_size: int = 256,
     dtype: torch.dtype = torch.float32,
+    module: torch.nn.Module | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the model over `x` in batches and return each captured module's (samples, dims) output."""
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size}: it must be 1 or more")
-    module = model.module.to(device=device, dtype=dtype).eval()
+    module = (module or model.module).to(device=device, dtype=dtype).eval()
     n = x.shape[0]
     parts: dict[str, list[np.ndarray]] = {}
     source = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    if device.type == "cuda":
+    cuda = device.type == "cuda"
+    if cuda:
         source = source.pin_memory()
+    pending: tuple[Any, dict[str, torch.Tensor]] | None = None
+
+    def collect(item: tuple[Any, dict[str, torch.Tensor]]) -> None:
+        event, host = item
+        if event is not None:
+            event.synchronize()
+        for name, tensor in host.items():
+            parts.setdefault(name, []).append(tensor.numpy())
+
     start = 0
     with torch.inference_mode(), capture(module, selectors, latent=model.latent) as acts:
         while start < n:
@@ -102,17 +114,61 @@ def compute_activations(
                 if batch_size == 1:
                     raise
                 batch_size = max(1, batch_size // 2)
+                acts.clear()
                 torch.cuda.empty_cache()
                 log.warning("CUDA out of memory; retrying with batch_size %d", batch_size)
                 continue
-            for name, tensor in acts.items():
-                parts.setdefault(name, []).append(
-                    tensor.reshape(stop - start, -1).to("cpu", torch.float32).numpy()
-                )
+            # copies back to the host are queued behind this batch; they are read after the
+            # next batch has been queued, so the GPU is not idle while the host waits
+            host = {
+                name: t.reshape(stop - start, -1).to(torch.float32).to("cpu", non_blocking=cuda)
+                for name, t in acts.items()
+            }
+            event = None
+            if cuda:
+                event = torch.cuda.Event()
+                event.record()
+            if pending is not None:
+                collect(pending)
+            pending = (event, host)
             start = stop
-    if n == 0:
-        return {}
+        if pending is not None:
+            collect(pending)
     return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+
+
+def precision_check(
+    model: LoadedModel,
+    x: np.ndarray,
+    selectors: list[str],
+    device: torch.device,
+    dtype: torch.dtype,
+    reduced: dict[str, np.ndarray],
+    rows: int = 256,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Largest absolute difference per layer between a reduced-precision run and float32.
+
+    `model.module` must still be the float32 module.
+    """
+    pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:rows])
+    reference = compute_activations(
+        model,
+        x[pick],
+        selectors,
+        device,
+        len(pick) or 1,
+        torch.float32,
+        module=model.module,
+    )
+    return {
+        "dtype": str(dtype).replace("torch.", ""),
+        "rows_compared": int(len(pick)),
+        "max_abs_diff": {
+            name: float(np.abs(reduced[name][pick] - ref).max()) if len(pick) else 0.0
+            for name, ref in reference.items()
+        },
+    }
 
 
 def software_versions() -> dict[str, str]:
@@ -147,7 +203,12 @@ def embed_tile(
     selectors = ["latent", *(layers or [])]
     chosen = resolve_selectors(model.module, selectors, latent=model.latent)
     x = model_input(model, genotypes, allow_unphased)
+    reference_module = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
     acts = compute_activations(model, x, list(chosen), torch_device, batch_size, torch_dtype)
+    precision = None
+    if reference_module is not None:
+        model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
+        precision = precision_check(model_f32, x, list(chosen), torch_device, torch_dtype, acts)
     for name, values in acts.items():
         if not np.isfinite(values).all():
             bad = int((~np.isfinite(values)).any(axis=1).sum())
@@ -190,6 +251,8 @@ def embed_tile(
         files[layer] = path
         layer_info[layer] = {"module": name, "width": int(values.shape[1]), "file": str(path)}
     qc = {**base_meta, "n_samples": len(genotypes.samples), "layers": layer_info}
+    if precision is not None:
+        qc["reduced_precision"] = precision
     qc_path = outdir / "qc" / f"{tile.tile_id}.json"
     write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return EmbedResult(tile.tile_id, files, qc_path, qc)
