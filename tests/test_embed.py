@@ -164,3 +164,16 @@ def test_matrix_npy_and_parquet(tile01, tmp_path: Path, example: Path) -> None:
     np.testing.assert_array_equal(frame.drop("sample_id").to_numpy(), matrix.values)
     features = pl.read_csv(tmp_path / "m.features.tsv", separator="\t")
     assert features.height == matrix.values.shape[1] and features["tile_id"][-1] == "tile02"
+
+
+def test_gpu_check_runs_without_gpu() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    if not torch.cuda.is_available():
+        assert "no CUDA device" in proc.stdout
+    else:
+        assert "pass" in proc.stdout
