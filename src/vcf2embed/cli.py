@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -44,7 +46,6 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
-    from .embed import embed_tile
     from .genotypes import TileGenotypes
     from .models import load_model
     from .tiles import get_tile
@@ -55,6 +56,24 @@ def _cmd_embed(args: argparse.Namespace) -> None:
         raise Vcf2EmbedError(f"{args.genotypes} holds tile {genotypes.tile_id}, not {tile.tile_id}")
     model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
     config = json.loads(args.config_json) if args.config_json else None
+    slot_context = contextlib.nullcontext(None)
+    if args.gpu_slots:
+        from .gpu_slots import gpu_slot, parse_slots
+
+        lock_dir = args.gpu_lock_dir or str(Path(args.outdir) / ".gpu_slots")
+        slot_context = gpu_slot(parse_slots(args.gpu_slots), lock_dir)
+    with slot_context as slot:
+        if slot is not None:
+            log.info(
+                "tile %s: holding GPU slot %s (CUDA_VISIBLE_DEVICES=%s)", tile.tile_id, slot, slot
+            )
+        _embed_one(args, tile, genotypes, model, config, slot)
+
+
+def _embed_one(args, tile, genotypes, model, config, slot) -> None:
+    from .embed import embed_tile
+
+    started = time.time()
     result = embed_tile(
         genotypes,
         tile,
@@ -66,6 +85,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
         dtype=args.dtype,
         allow_unphased=args.allow_unphased,
         config=config,
+        extra_qc={"gpu_slot": slot, "started": started, "finished": time.time()} if slot else None,
     )
     log.info("tile %s: wrote %s", tile.tile_id, ", ".join(sorted(result.files)))
 
@@ -132,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--outdir", default="results")
     e.add_argument("--allow-unphased", action="store_true")
     e.add_argument("--allow-user-code", action="store_true")
+    e.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, e.g. 0,1")
+    e.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
     e.add_argument("--config-json", help="the run's config, recorded in the metadata")
     e.set_defaults(func=_cmd_embed)
 

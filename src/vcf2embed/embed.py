@@ -195,6 +195,7 @@ def embed_tile(
     dtype: str = "float32",
     allow_unphased: bool = False,
     config: dict[str, Any] | None = None,
+    extra_qc: dict[str, Any] | None = None,
 ) -> EmbedResult:
     """Embed one tile: capture `latent` plus `layers` and write Parquet files and the QC JSON."""
     outdir = Path(outdir)
@@ -253,6 +254,7 @@ def embed_tile(
     qc = {**base_meta, "n_samples": len(genotypes.samples), "layers": layer_info}
     if precision is not None:
         qc["reduced_precision"] = precision
+    qc.update(extra_qc or {})
     qc_path = outdir / "qc" / f"{tile.tile_id}.json"
     write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return EmbedResult(tile.tile_id, files, qc_path, qc)

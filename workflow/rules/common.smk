@@ -18,7 +18,7 @@ TILE_IDS = list(TILES)
 
 
 wildcard_constraints:
-    tile="|".join(TILE_IDS),
+    tile=r"[A-Za-z0-9._-]+",
 
 
 def tile_vcf(wildcards):
@@ -45,6 +45,39 @@ def model_files(wildcards):
     return [str(f) for f in files]
 
 
+def vcf_sample_count(tile_id):
+    """Samples in the VCF of a tile (from its header), for memory requests."""
+    from cyvcf2 import VCF
+
+    path = tile_vcf(type("W", (), {"tile": tile_id}))[0]
+    if path not in _SAMPLE_COUNTS:
+        _SAMPLE_COUNTS[path] = len(VCF(path).samples)
+    return _SAMPLE_COUNTS[path]
+
+
+_SAMPLE_COUNTS = {}
+
+
+def genotypes_mem_mb(wildcards, attempt):
+    """Memory for a genotypes job: the aligned arrays (about 8 bytes per call), doubled per retry."""
+    from vcf2embed.variants import load_variants
+
+    tile = TILES[wildcards.tile]
+    n_variants = len(load_variants(tile.model, chrom=tile.chrom))
+    calls = vcf_sample_count(wildcards.tile) * n_variants
+    return int((500 + 3 * 8 * calls / 1e6) * attempt)
+
+
+def embed_mem_mb(wildcards, attempt):
+    """Memory for an embed job: genotypes, encoded input and activations, doubled per retry."""
+    from vcf2embed.variants import load_variants
+
+    tile = TILES[wildcards.tile]
+    n_variants = len(load_variants(tile.model, chrom=tile.chrom))
+    calls = vcf_sample_count(wildcards.tile) * n_variants
+    return int((1500 + 3 * 16 * calls / 1e6) * attempt)
+
+
 def samples_input(wildcards):
     """The samples file, when one is configured."""
     return [config["samples"]] if config.get("samples") else []
@@ -59,6 +92,15 @@ def layers_arg():
     """The --layers option for the embed command."""
     layers = config.get("layers", [])
     return "--layers " + " ".join(f"'{layer}'" for layer in layers) if layers else ""
+
+
+def gpu_slots_arg(wildcards, output):
+    """The --gpu-slots options, when gpu_slots is configured."""
+    slots = config.get("gpu_slots")
+    if not slots:
+        return ""
+    lock_dir = Path(output.qc).parent.parent / ".gpu_slots"
+    return f"--gpu-slots {','.join(str(s) for s in slots)} --gpu-lock-dir '{lock_dir}'"
 
 
 def flag(name, option):

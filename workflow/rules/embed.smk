@@ -13,7 +13,7 @@ rule embed:
         "../../envs/vcf2embed.yaml"
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=embed_mem_mb,
     params:
         outdir=lambda wildcards, output: Path(output.qc).parent.parent,
         layers=layers_arg(),
@@ -22,9 +22,10 @@ rule embed:
         batch_size=config.get("batch_size", 256),
         unphased=flag("allow_unphased", "--allow-unphased"),
         user_code=flag("allow_user_code", "--allow-user-code"),
+        gpu_slots=gpu_slots_arg,
         config_json=json.dumps(config, sort_keys=True),
     shell:
         "vcf2embed embed --genotypes '{input.genotypes}' --tiles '{input.tiles}'"
         " --tile {wildcards.tile} --outdir '{params.outdir}' {params.layers}"
         " --device {params.device} --dtype {params.dtype} --batch-size {params.batch_size}"
-        " {params.unphased} {params.user_code} --config-json {params.config_json:q} 2> '{log}'"
+        " {params.unphased} {params.user_code} {params.gpu_slots} --config-json {params.config_json:q} 2> '{log}'"

@@ -12,7 +12,7 @@ rule genotypes:
     conda:
         "../../envs/vcf2embed.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=genotypes_mem_mb,
     params:
         vcf=config["vcf"],
         samples=samples_arg,
