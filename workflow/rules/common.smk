@@ -39,9 +39,9 @@ def model_files(wildcards):
             for name in ("model.json", "model.safetensors", "variants.tsv")
         ]
     stem = model.with_suffix("")
-    files = [model, stem.with_name(stem.name + "_param.py")]
-    pos = stem.with_name(stem.name + ".pos")
-    files.append(pos if pos.exists() else stem.with_name(stem.name + "_pos.txt"))
+    files = [model, stem.with_name(f"{stem.name}_param.py")]
+    pos = stem.with_name(f"{stem.name}.pos")
+    files.append(pos if pos.exists() else stem.with_name(f"{stem.name}_pos.txt"))
     return [str(f) for f in files]
 
 
