@@ -76,7 +76,9 @@ def main() -> int:
         diff_bf16 = max(float(np.abs(bf16[k] - ref[k]).max()) for k in ref)
         big = np.tile(x, (max(1, args.rows // len(x)), 1))
         m_cpu, m_cuda = load_model(tile.model), load_model(tile.model)
-        t_cpu = timed(lambda: compute_activations(m_cpu, big[:20_000], selectors, cpu, args.batch_size), 1)
+        t_cpu = timed(
+            lambda: compute_activations(m_cpu, big[:20_000], selectors, cpu, args.batch_size), 1
+        )
         t_cuda = timed(lambda: compute_activations(m_cuda, big, selectors, cuda, args.batch_size))
         cpu_rate, cuda_rate = 20_000 / t_cpu, len(big) / t_cuda
         passed = diff / scale <= TOLERANCE
@@ -92,7 +94,9 @@ def main() -> int:
         body = results.read_text() if results.exists() else "# Benchmark results\n"
         section = f"## CUDA check (benchmarks/gpu_check.py)\n\n{text}\n"
         pattern = re.compile(r"## CUDA check.*?(?=\n## |\Z)", re.S)
-        body = pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
+        body = (
+            pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
+        )
         results.write_text(body)
     return 0 if ok else 1
 

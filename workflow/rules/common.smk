@@ -56,25 +56,28 @@ def vcf_sample_count(tile_id):
 
 
 _SAMPLE_COUNTS = {}
+_VARIANT_COUNTS = {}
+
+
+def model_variant_count(tile_id):
+    """Variants in a tile's model (read once per model path)."""
+    from vcf2embed.variants import load_variants
+
+    tile = TILES[tile_id]
+    if tile.model not in _VARIANT_COUNTS:
+        _VARIANT_COUNTS[tile.model] = len(load_variants(tile.model, chrom=tile.chrom))
+    return _VARIANT_COUNTS[tile.model]
 
 
 def genotypes_mem_mb(wildcards, attempt):
     """Memory for a genotypes job: the aligned arrays (about 8 bytes per call), doubled per retry."""
-    from vcf2embed.variants import load_variants
-
-    tile = TILES[wildcards.tile]
-    n_variants = len(load_variants(tile.model, chrom=tile.chrom))
-    calls = vcf_sample_count(wildcards.tile) * n_variants
+    calls = vcf_sample_count(wildcards.tile) * model_variant_count(wildcards.tile)
     return int((500 + 3 * 8 * calls / 1e6) * attempt)
 
 
 def embed_mem_mb(wildcards, attempt):
     """Memory for an embed job: genotypes, encoded input and activations, doubled per retry."""
-    from vcf2embed.variants import load_variants
-
-    tile = TILES[wildcards.tile]
-    n_variants = len(load_variants(tile.model, chrom=tile.chrom))
-    calls = vcf_sample_count(wildcards.tile) * n_variants
+    calls = vcf_sample_count(wildcards.tile) * model_variant_count(wildcards.tile)
     return int((1500 + 3 * 16 * calls / 1e6) * attempt)
 
 

@@ -1,0 +1,80 @@
+"""Dry run of the workflow over 10,000 tiles: how long Snakemake takes to plan a large run.
+
+    python benchmarks/dag_10k.py [--tiles 10000]
+
+Every tile points at one example model, so no model files need generating. Prints the planning
+time of a local dry run and of a SLURM-profile dry run (nothing is submitted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "resources" / "example"
+
+
+def dry_run(workdir: Path, *extra: str) -> tuple[float, str]:
+    """Seconds for `snakemake -n` and its last lines."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "-n",
+            "--quiet",
+            "rules",
+            "--configfile",
+            "cfg.yaml",
+            *extra,
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    return elapsed, (proc.stdout + proc.stderr).strip().splitlines()[-1]
+
+
+def main() -> None:
+    """Write the big tile table and time the dry runs."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiles", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model = EXAMPLE / "models" / "tile02"
+        rows = ["tile_id\tchrom\tstart\tend\tmodel"]
+        rows += [
+            f"t{i:05d}\t22\t{17_300_001 + i}\t{17_520_000 + i}\t{model}" for i in range(args.tiles)
+        ]
+        (work / "tiles.tsv").write_text("\n".join(rows) + "\n")
+        (work / "cfg.yaml").write_text(
+            f"vcf: {EXAMPLE / 'cohort.vcf.gz'}\ntiles: tiles.tsv\noutdir: out\n"
+        )
+        local, summary = dry_run(work, "--cores", "16")
+        print(f"{args.tiles} tiles, local dry run: {local:.1f} s ({summary})")
+        slurm, summary = dry_run(
+            work,
+            "--workflow-profile",
+            str(ROOT / "workflow" / "profiles" / "slurm"),
+            "--slurm-no-account",
+        )
+        print(f"{args.tiles} tiles, SLURM-profile dry run: {slurm:.1f} s ({summary})")
+
+
+if __name__ == "__main__":
+    main()

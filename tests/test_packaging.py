@@ -1,0 +1,56 @@
+"""The software deployment matches the package: conda env, lint, formatting."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def requirement(spec: str) -> tuple[str, str]:
+    name = re.match(r"[A-Za-z0-9_.-]+", spec).group(0).lower()
+    return name, spec[len(name) :].strip()
+
+
+def test_conda_env_matches_package_dependencies() -> None:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((ROOT / "envs" / "vcf2embed.yaml").read_text())
+    conda = dict(requirement(d) for d in env["dependencies"] if isinstance(d, str))
+    for dep in deps:
+        name, bound = requirement(dep)
+        conda_name = CONDA_NAMES.get(name, name)
+        assert conda_name in conda, f"{conda_name} missing from envs/vcf2embed.yaml"
+        assert conda[conda_name] == bound, f"{conda_name}: pyproject says {bound}, env says {conda[conda_name]}"
+    assert set(conda) - {CONDA_NAMES.get(requirement(d)[0], requirement(d)[0]) for d in deps} == {"python", "pip"}
+
+
+def test_every_rule_declares_conda_and_log() -> None:
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        text = smk.read_text()
+        rules = len(re.findall(r"^rule ", text, re.M))
+        assert text.count("conda:") == rules and text.count("log:") == rules, smk
+
+
+def run(*cmd: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+def test_snakemake_lint_is_clean() -> None:
+    proc = run(sys.executable, "-m", "snakemake", "--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_snakefmt_leaves_rules_unchanged() -> None:
+    files = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk"))]
+    proc = run(str(Path(sys.executable).parent / "snakefmt"), "--check", *files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
