@@ -1,5 +1,8 @@
 """Regenerate the bundled example: a simulated cohort, its tile table and one trained model per tile.
 
+The models are trained by `vcf2embed.train.train_from_vcf`, the code behind `vcf2embed train`,
+on a separate simulated panel of the same populations.
+
 Deterministic: the same seeds give the same VCF, tile table and weights. Needs the `dev` extra
 (msprime) and `bgzip`/`tabix` on PATH. Run from anywhere: `python resources/example/generate.py`.
 """
@@ -8,15 +11,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import msprime
 import numpy as np
-import torch
 
-from vcf2embed.models import save_bundle
-from vcf2embed.train import TrainSettings, train_autoencoder
-from vcf2embed.variants import VariantList
+from vcf2embed.tiles import Tile
+from vcf2embed.train import save_trained, train_from_vcf
+from vcf2embed.train_settings import TrainSettings
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261129
@@ -74,8 +77,10 @@ def simulate() -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]], list[str]
     return np.asarray(haps), np.asarray(positions), alleles, pops
 
 
-def write_vcf(path: Path, haps: np.ndarray, positions, alleles, samples: list[str], rng) -> None:
-    """Write a phased, bgzipped and indexed VCF with missing, half-missing and swapped calls."""
+def write_vcf(
+    path: Path, haps: np.ndarray, positions, alleles, samples: list[str], rng, noisy: bool = True
+) -> None:
+    """Write a phased, bgzipped and indexed VCF; `noisy` adds missing, half-missing and swapped calls."""
     n = len(samples)
     lines = [
         "##fileformat=VCFv4.2",
@@ -89,10 +94,10 @@ def write_vcf(path: Path, haps: np.ndarray, positions, alleles, samples: list[st
         if h.min() == h.max():
             continue  # monomorphic in the cohort: not in the VCF
         ref, alt = alleles[i]
-        if rng.random() < SWAP_RATE:
+        if noisy and rng.random() < SWAP_RATE:
             ref, alt, h = alt, ref, 1 - h
         text = np.char.add(np.char.add(h[:, 0].astype(str), "|"), h[:, 1].astype(str))
-        draw = rng.random(n)
+        draw = rng.random(n) if noisy else np.ones(n)
         text[draw < MISSING_RATE] = ".|."
         half = (draw >= MISSING_RATE) & (draw < MISSING_RATE + HALF_MISSING_RATE)
         text[half] = np.char.add(".|", h[half, 1].astype(str))
@@ -132,63 +137,41 @@ def main() -> None:
         "sample_id\tpopulation\n"
         + "".join(f"{s}\t{p}\n" for s, p in zip(cohort_names, cohort_pops))
     )
-    panel = haps[:, hap_cols(panel_idx)]
-    freq = panel.mean(axis=1)
-    maf = np.minimum(freq, 1 - freq)
+    panel_names = [f"PANEL{k + 1:04d}" for k in range(len(panel_idx))]
     rows = ["tile_id\tchrom\tstart\tend\tmodel"]
-    for tile_id, start, end, fmt, activation in TILES:
-        lo, hi = OFFSET + start, OFFSET + end
-        keep = np.nonzero((positions >= lo) & (positions <= hi) & (maf >= MIN_PANEL_MAF))[0]
-        variants = VariantList(
-            chrom=tuple([CHROM] * len(keep)),
-            pos=positions[keep],
-            ref=tuple(alleles[k][0] for k in keep),
-            alt=tuple(alleles[k][1] for k in keep),
-            source=tile_id,
+    with tempfile.TemporaryDirectory() as tmp:
+        # the training panel: separate samples, no missing calls, no swapped records
+        panel_vcf = Path(tmp) / "panel.vcf.gz"
+        clean = np.random.default_rng(0)
+        write_vcf(
+            panel_vcf,
+            haps[:, hap_cols(panel_idx)],
+            positions,
+            alleles,
+            panel_names,
+            clean,
+            noisy=False,
         )
-        geno = panel[keep].T.reshape(len(panel_idx), 2, len(keep)).transpose(0, 2, 1)
-        settings = TrainSettings(
-            activation=activation,
-            size_ratio=0.25,
-            learning_rate=3e-3,
-            epochs=400,
-            patience=40,
-            seed=SEED % 1000,
-        )
-        result = train_autoencoder(np.ascontiguousarray(geno, dtype=np.int8), settings)
-        print(
-            f"{tile_id}: {len(keep)} variants, best epoch {result.best_epoch}, validation "
-            f"concordance {result.validation_concordance:.4f} "
-            f"(masked {result.validation_masked_concordance:.4f})"
-        )
-        folder = HERE / "models" / tile_id
-        folder.mkdir(parents=True, exist_ok=True)
-        if fmt == "lab":
-            torch.save(result.module.state_dict(), folder / f"{tile_id}.pth")
-            (folder / f"{tile_id}_param.py").write_text(
-                f"n_layers = {settings.n_layers}\nsize_ratio = {settings.size_ratio}\n"
-                f"activation = '{activation}'\nlast_epoch = {len(result.history) - 1}\n"
-                f"early_stop = {settings.patience}\n"
+        for tile_id, start, end, fmt, activation in TILES:
+            lo, hi = OFFSET + start, OFFSET + end
+            settings = TrainSettings(
+                activation=activation,
+                size_ratio=0.25,
+                learning_rate=3e-3,
+                epochs=400,
+                patience=40,
+                seed=SEED % 1000,
             )
-            pos_lines = ["#CHROM\tPOS\tID\tREF\tALT"] + [
-                f"{CHROM}\t{p}\t.\t{r}\t{a}"
-                for p, r, a in zip(variants.pos, variants.ref, variants.alt)
-            ]
-            (folder / f"{tile_id}.pos").write_text("\n".join(pos_lines) + "\n")
-            model_path = f"models/{tile_id}/{tile_id}.pth"
-        else:
-            width = 2 * len(keep)
-            arch = {
-                "name": "lab_autoencoder",
-                "ni": width,
-                "no": width,
-                "n_layers": settings.n_layers,
-                "size_ratio": settings.size_ratio,
-                "activation": activation,
-            }
-            save_bundle(folder, result.module, variants, arch, extra={"training": result.summary()})
-            model_path = f"models/{tile_id}"
-        rows.append(f"{tile_id}\t{CHROM}\t{lo}\t{hi}\t{model_path}")
+            tile = Tile(tile_id, CHROM, lo, hi, HERE / "models" / tile_id)
+            result, variants = train_from_vcf(panel_vcf, tile, settings, min_maf=MIN_PANEL_MAF)
+            print(
+                f"{tile_id}: {len(variants)} variants, best epoch {result.best_epoch}, validation "
+                f"concordance {result.validation_concordance:.4f} "
+                f"(masked {result.validation_masked_concordance:.4f})"
+            )
+            out = save_trained(result, variants, HERE / "models" / tile_id, fmt)
+            model_path = out.relative_to(HERE).as_posix()
+            rows.append(f"{tile_id}\t{CHROM}\t{lo}\t{hi}\t{model_path}")
     (HERE / "tiles.tsv").write_text("\n".join(rows) + "\n")
 
 

@@ -108,7 +108,8 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 def _cmd_summarize(args: argparse.Namespace) -> None:
     from .summary import write_summary
 
-    write_summary([Path(p) for p in args.qc], Path(args.out))
+    samples_out = Path(args.samples_out) if args.samples_out else None
+    write_summary([Path(p) for p in args.qc], Path(args.out), samples_out)
 
 
 def _cmd_matrix(args: argparse.Namespace) -> None:
@@ -122,6 +123,51 @@ def _cmd_matrix(args: argparse.Namespace) -> None:
     for path in write_matrix(matrix, args.out):
         log.info("wrote %s", path)
     log.info("%d samples x %d features", *matrix.values.shape)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .genotypes import read_samples_file
+    from .tiles import Tile, get_tile
+    from .train import save_trained, train_from_vcf
+    from .train_settings import TrainSettings
+
+    if args.region:
+        chrom, _, span = args.region.partition(":")
+        try:
+            start, end = (int(x.replace(",", "")) for x in span.split("-"))
+        except ValueError:
+            raise Vcf2EmbedError(f"--region {args.region!r}: use chrom:start-end") from None
+        tile = Tile(Path(args.out).name, chrom, start, end, Path(args.out))
+    elif args.tiles and args.tile:
+        tile = get_tile(args.tiles, args.tile, check_models=False)
+    else:
+        raise Vcf2EmbedError("give --region chrom:start-end, or --tiles and --tile")
+    settings = TrainSettings(
+        n_layers=args.n_layers,
+        size_ratio=args.size_ratio,
+        activation=args.activation,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        mask_rate=args.mask_rate,
+        validation_fraction=args.validation_fraction,
+        patience=args.patience,
+        seed=args.seed,
+    )
+    samples = read_samples_file(args.samples) if args.samples else None
+    result, variants = train_from_vcf(
+        args.vcf, tile, settings, args.min_maf, samples, progress=sys.stderr.isatty()
+    )
+    out = save_trained(result, variants, args.out, args.format)
+    log.info(
+        "tile %s: %d variants, best epoch %d, validation concordance %.4f (masked %.4f); wrote %s",
+        tile.tile_id,
+        len(variants),
+        result.best_epoch,
+        result.validation_concordance,
+        result.validation_masked_concordance,
+        out,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,11 +226,38 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--out", required=True, help="output .npy or .parquet (plus .features.tsv)")
     mx.set_defaults(func=_cmd_matrix)
 
+    t = sub.add_parser(
+        "train", help="train a tile autoencoder (lab architecture) from a VCF region"
+    )
+    t.add_argument("--vcf", required=True)
+    t.add_argument("--region", help="chrom:start-end (1-based, inclusive)")
+    t.add_argument("--tiles", help="tile table, with --tile, instead of --region")
+    t.add_argument("--tile")
+    t.add_argument("--samples", help="file of sample IDs to train on")
+    t.add_argument(
+        "--out", required=True, help="output folder (a native bundle, or NAME/ for --format lab)"
+    )
+    t.add_argument("--format", choices=["bundle", "lab"], default="bundle")
+    t.add_argument("--min-maf", type=float, default=0.01, help="keep variants with MAF >= this")
+    defaults = _train_defaults()
+    for name, value in defaults.items():
+        t.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    t.set_defaults(func=_cmd_train)
+
     s = sub.add_parser("summarize", help="collect per-tile QC JSON files into one TSV")
     s.add_argument("qc", nargs="+")
     s.add_argument("--out", required=True)
+    s.add_argument("--samples-out", help="also write per-sample reconstruction concordance here")
     s.set_defaults(func=_cmd_summarize)
     return parser
+
+
+def _train_defaults() -> dict:
+    from dataclasses import asdict
+
+    from .train_settings import TrainSettings
+
+    return asdict(TrainSettings())
 
 
 def main(argv: list[str] | None = None) -> int:

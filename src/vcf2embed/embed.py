@@ -23,9 +23,13 @@ from .genotypes import TileGenotypes
 from .hooks import capture, resolve_selectors
 from .models import LoadedModel
 from .parquet import write_embeddings
+from .reconstruction import reconstruction_qc
 from .tiles import Tile
 
 log = logging.getLogger(__name__)
+
+
+OUTPUT = "<output>"
 
 
 @dataclass
@@ -83,8 +87,12 @@ def compute_activations(
     batch_size: int = 256,
     dtype: torch.dtype = torch.float32,
     module: torch.nn.Module | None = None,
+    keep_output: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Run the model over `x` in batches and return each captured module's (samples, dims) output."""
+    """Run the model over `x` in batches and return each captured module's (samples, dims) output.
+
+    With `keep_output` the model's own output is returned too, under the key `OUTPUT`.
+    """
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size}: it must be 1 or more")
     module = (module or model.module).to(device=device, dtype=dtype).eval()
@@ -109,7 +117,7 @@ def compute_activations(
             stop = min(start + batch_size, n)
             xb = source[start:stop].to(device=device, dtype=dtype, non_blocking=True)
             try:
-                module(xb)
+                result = module(xb)
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise
@@ -120,9 +128,12 @@ def compute_activations(
                 continue
             # copies back to the host are queued behind this batch; they are read after the
             # next batch has been queued, so the GPU is not idle while the host waits
+            captured = dict(acts)
+            if keep_output and isinstance(result, torch.Tensor):
+                captured[OUTPUT] = result
             host = {
                 name: t.reshape(stop - start, -1).to(torch.float32).to("cpu", non_blocking=cuda)
-                for name, t in acts.items()
+                for name, t in captured.items()
             }
             event = None
             if cuda:
@@ -205,7 +216,19 @@ def embed_tile(
     chosen = resolve_selectors(model.module, selectors, latent=model.latent)
     x = model_input(model, genotypes, allow_unphased)
     reference_module = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
-    acts = compute_activations(model, x, list(chosen), torch_device, batch_size, torch_dtype)
+    check_reconstruction = model.reconstructs_input and model.encoding == "allele_presence"
+    acts = compute_activations(
+        model,
+        x,
+        list(chosen),
+        torch_device,
+        batch_size,
+        torch_dtype,
+        keep_output=check_reconstruction,
+    )
+    reconstruction = None
+    if check_reconstruction:
+        reconstruction = reconstruction_qc(genotypes.alleles, acts.pop(OUTPUT))
     precision = None
     if reference_module is not None:
         model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
@@ -254,6 +277,19 @@ def embed_tile(
     qc = {**base_meta, "n_samples": len(genotypes.samples), "layers": layer_info}
     if precision is not None:
         qc["reduced_precision"] = precision
+    samples_path = outdir / "qc" / f"{tile.tile_id}.samples.tsv"
+    if reconstruction is not None:
+        per_sample = reconstruction.pop("per_sample_concordance")
+        calls = reconstruction.pop("per_sample_calls")
+        qc["reconstruction"] = {**reconstruction, "per_sample_file": str(samples_path)}
+    else:
+        calls = (genotypes.alleles[..., 0] >= 0).sum(axis=1)
+        per_sample = np.full(len(calls), np.nan)
+    rows = ["sample_id\tobserved_calls\tconcordance"] + [
+        f"{sid}\t{n}\t{'NA' if c != c else f'{c:.6f}'}"
+        for sid, n, c in zip(genotypes.samples, calls.tolist(), per_sample.tolist())
+    ]
+    write_text_atomic(samples_path, "\n".join(rows) + "\n")
     qc.update(extra_qc or {})
     qc_path = outdir / "qc" / f"{tile.tile_id}.json"
     write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")

@@ -29,6 +29,8 @@ COLUMNS = (
     "calls_half_missing",
     "calls_other_allele",
     "calls_haploid",
+    "reconstruction_concordance",
+    "reconstruction_dosage_r2",
     "latent_width",
     "device",
 )
@@ -47,19 +49,50 @@ def summary_row(qc: dict) -> dict:
         "n_samples": qc["n_samples"],
         **{k: a[k] for k in COLUMNS if k in a},
         "match_rate": f"{a['match_rate']:.6f}",
+        "reconstruction_concordance": _fmt(qc.get("reconstruction", {}).get("concordance")),
+        "reconstruction_dosage_r2": _fmt(qc.get("reconstruction", {}).get("dosage_r2")),
         "latent_width": qc["layers"]["latent"]["width"],
         "device": qc["device"],
     }
 
 
-def write_summary(qc_paths: list[Path], out: Path) -> None:
-    """Write the TSV summary of the given tile QC files."""
+def _fmt(value: float | None) -> str:
+    return "NA" if value is None or value != value else f"{value:.6f}"
+
+
+def read_qc(path: Path) -> dict:
+    """Read one tile's QC JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read tile QC ({exc})") from None
+
+
+def write_summary(qc_paths: list[Path], out: Path, samples_out: Path | None = None) -> None:
+    """Write the per-tile TSV summary and, optionally, per-sample reconstruction concordance."""
     lines = ["\t".join(COLUMNS)]
+    correct: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    tiles: dict[str, int] = {}
     for path in sorted(qc_paths):
-        try:
-            qc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: cannot read tile QC ({exc})") from None
+        qc = read_qc(path)
         row = summary_row(qc)
         lines.append("\t".join(str(row[c]) for c in COLUMNS))
+        per_sample = qc.get("reconstruction", {}).get("per_sample_file")
+        if samples_out is not None and per_sample:
+            with open(per_sample) as fh:
+                next(fh)
+                for line in fh:
+                    sid, n, conc = line.rstrip("\n").split("\t")
+                    n_calls = int(n)
+                    calls[sid] = calls.get(sid, 0) + n_calls
+                    tiles[sid] = tiles.get(sid, 0) + 1
+                    if n_calls and conc != "NA":
+                        correct[sid] = correct.get(sid, 0.0) + float(conc) * n_calls
     write_text_atomic(out, "\n".join(lines) + "\n")
+    if samples_out is not None:
+        rows = ["sample_id\ttiles\tobserved_calls\treconstruction_concordance"]
+        for sid in calls:
+            conc = correct.get(sid, 0.0) / calls[sid] if calls[sid] else float("nan")
+            rows.append(f"{sid}\t{tiles[sid]}\t{calls[sid]}\t{_fmt(conc)}")
+        write_text_atomic(samples_out, "\n".join(rows) + "\n")

@@ -90,9 +90,9 @@ def read_tiles(path: str | Path, check_models: bool = True) -> list[Tile]:
     return tiles
 
 
-def get_tile(path: str | Path, tile_id: str) -> Tile:
+def get_tile(path: str | Path, tile_id: str, check_models: bool = True) -> Tile:
     """Return the tile `tile_id` of the table at `path`."""
-    for tile in read_tiles(path):
+    for tile in read_tiles(path, check_models):
         if tile.tile_id == tile_id:
             return tile
     raise InputError(f"{path}: no tile with tile_id {tile_id!r}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,25 +13,15 @@ from torch import nn
 
 from .architectures import LabAutoencoder
 from .encodings import allele_presence
+from .errors import InputError
+from .files import atomic_path, write_text_atomic
+from .models import save_bundle
 from .reconstruction import concordance
+from .tiles import Tile
+from .train_settings import TrainSettings
+from .variants import VariantList
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    """Hyper-parameters of one training run."""
-
-    n_layers: int = 4
-    size_ratio: float = 0.25
-    activation: str = "relu"
-    epochs: int = 300
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    mask_rate: float = 0.1
-    validation_fraction: float = 0.15
-    patience: int = 25
-    seed: int = 1
 
 
 @dataclass
@@ -135,3 +127,97 @@ def train_autoencoder(
         validation_masked_concordance=concordance(val_alleles, masked),
         history=history,
     )
+
+
+def region_variants(
+    vcf_path: str | Path, chrom: str, start: int, end: int, min_maf: float = 0.0
+) -> VariantList:
+    """Biallelic records of a VCF region (first per position) with MAF >= `min_maf`, as a variant list."""
+    from .genotypes import open_vcf, pick_contig
+
+    path = Path(vcf_path)
+    vcf = open_vcf(path)
+    contig = pick_contig(vcf, path, chrom)
+    pos, ref, alt = [], [], []
+    seen: set[int] = set()
+    for rec in vcf(f"{contig}:{start}-{end}"):
+        if len(rec.ALT) != 1 or rec.POS in seen or not (start <= rec.POS <= end):
+            continue
+        seen.add(rec.POS)
+        g = rec.genotype.array()[:, :-1]
+        called = g[g >= 0]
+        if called.size == 0:
+            continue
+        freq = float((called == 1).mean())
+        if min(freq, 1 - freq) < min_maf or min(freq, 1 - freq) == 0:
+            continue
+        pos.append(rec.POS)
+        ref.append(rec.REF.upper())
+        alt.append(rec.ALT[0].upper())
+    if not pos:
+        raise InputError(
+            f"{path}: no polymorphic biallelic records with MAF >= {min_maf} in {contig}:{start}-{end}"
+        )
+    return VariantList(
+        (chrom,) * len(pos), np.asarray(pos, dtype=np.int64), tuple(ref), tuple(alt), str(path)
+    )
+
+
+def train_from_vcf(
+    vcf_path: str | Path,
+    tile: Tile,
+    settings: TrainSettings,
+    min_maf: float = 0.0,
+    samples: list[str] | None = None,
+    progress: bool = False,
+) -> tuple[TrainResult, VariantList]:
+    """Train the lab architecture on a tile's region of a VCF; return the result and its variants."""
+    from .genotypes import read_tile_genotypes
+
+    variants = region_variants(vcf_path, tile.chrom, tile.start, tile.end, min_maf)
+    genotypes = read_tile_genotypes(vcf_path, tile, variants, samples)
+    log.info(
+        "tile %s: training on %d samples x %d variants",
+        tile.tile_id,
+        len(genotypes.samples),
+        len(variants),
+    )
+    return train_autoencoder(genotypes.alleles, settings, progress=progress), variants
+
+
+def save_trained(
+    result: TrainResult, variants: VariantList, out: str | Path, fmt: str = "bundle"
+) -> Path:
+    """Write a trained model as a native bundle folder, or in the lab's format (`out/NAME.pth`)."""
+    out = Path(out)
+    s = result.settings
+    width = 2 * len(variants)
+    if fmt == "bundle":
+        arch = {
+            "name": "lab_autoencoder",
+            "ni": width,
+            "no": width,
+            "n_layers": s.n_layers,
+            "size_ratio": s.size_ratio,
+            "activation": s.activation,
+        }
+        return save_bundle(out, result.module, variants, arch, extra={"training": result.summary()})
+    if fmt != "lab":
+        raise InputError(f"format {fmt!r}: use bundle or lab")
+    out.mkdir(parents=True, exist_ok=True)
+    name = out.name
+    buffer = io.BytesIO()  # a fixed archive name inside the zip: the same weights, the same bytes
+    torch.save(result.module.state_dict(), buffer)
+    with atomic_path(out / f"{name}.pth") as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    write_text_atomic(
+        out / f"{name}_param.py",
+        f"n_layers = {s.n_layers}\nsize_ratio = {s.size_ratio}\nactivation = '{s.activation}'\n"
+        f"last_epoch = {len(result.history) - 1}\nearly_stop = {s.patience}\n",
+    )
+    lines = ["#CHROM\tPOS\tID\tREF\tALT"] + [
+        f"{c}\t{p}\t.\t{r}\t{a}"
+        for c, p, r, a in zip(variants.chrom, variants.pos, variants.ref, variants.alt)
+    ]
+    write_text_atomic(out / f"{name}.pos", "\n".join(lines) + "\n")
+    return out / f"{name}.pth"

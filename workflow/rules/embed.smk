@@ -6,6 +6,7 @@ rule embed:
         model=model_files,
     output:
         latent=f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet",
+        samples=f"{OUTDIR}/qc/{{tile}}.samples.tsv",
         qc=f"{OUTDIR}/qc/{{tile}}.json",
     log:
         f"{OUTDIR}/logs/embed/{{tile}}.log",

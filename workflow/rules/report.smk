@@ -3,10 +3,11 @@ rule qc_summary:
     input:
         expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
     output:
-        f"{OUTDIR}/qc_summary.tsv",
+        tiles=f"{OUTDIR}/qc_summary.tsv",
+        samples=f"{OUTDIR}/qc_samples.tsv",
     log:
         f"{OUTDIR}/logs/qc_summary.log",
     conda:
         "../../envs/vcf2embed.yaml"
     shell:
-        "vcf2embed summarize {input:q} --out '{output}' 2> '{log}'"
+        "vcf2embed summarize {input:q} --out '{output.tiles}' --samples-out '{output.samples}' 2> '{log}'"
