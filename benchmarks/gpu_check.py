@@ -76,10 +76,14 @@ def main() -> int:
         diff_bf16 = max(float(np.abs(bf16[k] - ref[k]).max()) for k in ref)
         big = np.tile(x, (max(1, args.rows // len(x)), 1))
         m_cpu, m_cuda = load_model(tile.model), load_model(tile.model)
-        t_cpu = timed(
-            lambda: compute_activations(m_cpu, big[:20_000], selectors, cpu, args.batch_size), 1
-        )
-        t_cuda = timed(lambda: compute_activations(m_cuda, big, selectors, cuda, args.batch_size))
+
+        def run_cpu(m=m_cpu, rows=big[:20_000], sel=selectors):
+            return compute_activations(m, rows, sel, cpu, args.batch_size)
+
+        def run_cuda(m=m_cuda, rows=big, sel=selectors):
+            return compute_activations(m, rows, sel, cuda, args.batch_size)
+
+        t_cpu, t_cuda = timed(run_cpu, 1), timed(run_cuda)
         cpu_rate, cuda_rate = 20_000 / t_cpu, len(big) / t_cuda
         passed = diff / scale <= TOLERANCE
         ok &= passed

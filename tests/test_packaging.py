@@ -28,8 +28,13 @@ def test_conda_env_matches_package_dependencies() -> None:
         name, bound = requirement(dep)
         conda_name = CONDA_NAMES.get(name, name)
         assert conda_name in conda, f"{conda_name} missing from envs/vcf2embed.yaml"
-        assert conda[conda_name] == bound, f"{conda_name}: pyproject says {bound}, env says {conda[conda_name]}"
-    assert set(conda) - {CONDA_NAMES.get(requirement(d)[0], requirement(d)[0]) for d in deps} == {"python", "pip"}
+        assert conda[conda_name] == bound, (
+            f"{conda_name}: pyproject says {bound}, env says {conda[conda_name]}"
+        )
+    assert set(conda) - {CONDA_NAMES.get(requirement(d)[0], requirement(d)[0]) for d in deps} == {
+        "python",
+        "pip",
+    }
 
 
 def test_every_rule_declares_conda_and_log() -> None:
@@ -51,6 +56,9 @@ def test_snakemake_lint_is_clean() -> None:
 
 
 def test_snakefmt_leaves_rules_unchanged() -> None:
-    files = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk"))]
+    files = [
+        "Snakefile",
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk")),
+    ]
     proc = run(str(Path(sys.executable).parent / "snakefmt"), "--check", *files)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -37,7 +37,9 @@ def cluster():
     if not cluster_up():
         if not shutil.which("slurmctld") or os.geteuid() != 0:
             if os.environ.get("VCF2EMBED_REQUIRE_SLURM"):
-                pytest.fail("SLURM is required (VCF2EMBED_REQUIRE_SLURM) but slurmctld is not installed or not root")
+                pytest.fail(
+                    "SLURM is required (VCF2EMBED_REQUIRE_SLURM) but slurmctld is not installed or not root"
+                )
             pytest.skip("no SLURM on this machine: run tests/slurm/cluster.sh install (as root)")
         subprocess.run([str(CLUSTER), "start"], check=True, capture_output=True, text=True)
         started = True
@@ -47,7 +49,9 @@ def cluster():
 
 
 def job_ids() -> set[int]:
-    out = subprocess.run(["squeue", "-t", "all", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["squeue", "-t", "all", "-h", "-o", "%i"], capture_output=True, text=True
+    ).stdout
     return {int(x) for x in out.split()}
 
 
@@ -113,7 +117,9 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
     local = run_snakemake(tmp_path / "local", "--configfile", "cfg.yaml", "--cores", "2")
     assert local.returncode == 0, local.stdout[-3000:]
     for layer in ("latent", "encoder.0"):
-        files = sorted((tmp_path / "local" / "out" / "embeddings" / f"layer={layer}").glob("*.parquet"))
+        files = sorted(
+            (tmp_path / "local" / "out" / "embeddings" / f"layer={layer}").glob("*.parquet")
+        )
         assert len(files) == 5
         for f in files:
             other = tmp_path / "slurm" / "out" / "embeddings" / f"layer={layer}" / f.name
@@ -122,4 +128,6 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
             assert s1 == s2
             np.testing.assert_array_equal(v1, v2)
             m1, m2 = read_metadata(f), read_metadata(other)
-            assert {k: v for k, v in m1.items() if k != "config"} == {k: v for k, v in m2.items() if k != "config"}
+            assert {k: v for k, v in m1.items() if k != "config"} == {
+                k: v for k, v in m2.items() if k != "config"
+            }
