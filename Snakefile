@@ -16,6 +16,7 @@ validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/genotypes.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/report.smk"
@@ -26,3 +27,4 @@ rule all:
     input:
         expand(f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet", tile=TILE_IDS),
         f"{OUTDIR}/qc_summary.tsv",
+        f"{OUTDIR}/report/latent_pca.png",

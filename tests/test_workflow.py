@@ -126,3 +126,70 @@ def test_bad_config_stops_with_schema_message(tmp_path: Path, example: Path) -> 
     assert proc.returncode != 0
     assert "batch_size" in proc.stderr and "minimum" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory, example: Path) -> Path:
+    """The bundled config.yaml run as `make demo` runs it, in a copy of the repository layout."""
+    work = tmp_path_factory.mktemp("demo")
+    (work / "resources").symlink_to(ROOT / "resources")
+    (work / "cfg.yaml").write_text((ROOT / "config.yaml").read_text())
+    proc = snakemake(work, "--configfile", "cfg.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_report_figures_and_population_separation(example_run: Path) -> None:
+    import json
+
+    report = example_run / "results" / "report"
+    for name in (
+        "qc_summary.html",
+        "match_concordance.png",
+        "latent_pca.png",
+        "activations.png",
+        "latent_pca.tsv",
+    ):
+        assert (report / name).stat().st_size > 1000, name
+    for png in report.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stats = json.loads((report / "latent_pca.json").read_text())
+    assert stats["color_by"] == "population" and stats["n_samples"] == 330
+    # three simulated populations: the latents' first two PCs separate them
+    assert stats["silhouette_pc1_pc2"] > 0.25
+    proc = snakemake(example_run, "--configfile", "cfg.yaml", "--report", "report.html")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (example_run / "report.html").read_text(errors="replace")
+    assert "activations.png" in text and "latent_pca.png" in text
+
+
+def test_example_models_reach_documented_concordance(example_run: Path) -> None:
+    rows = (example_run / "results" / "qc_summary.tsv").read_text().splitlines()
+    header = rows[0].split("\t")
+    col = header.index("reconstruction_concordance")
+    values = [float(r.split("\t")[col]) for r in rows[1:]]
+    assert len(values) == 5 and min(values) >= 0.84  # README: 0.85-0.89
+    samples = (example_run / "results" / "qc_samples.tsv").read_text().splitlines()
+    assert len(samples) == 331
+
+
+def test_tiles_without_model_are_trained(tmp_path: Path, example: Path) -> None:
+    import json
+
+    table = (example / "tiles.tsv").read_text().splitlines()
+    tile02 = table[2].split("\t")
+    rows = [
+        table[0],
+        "\t".join([*tile02[:4], str(example / tile02[4])]),
+        "new01\t22\t17000001\t17100000\t",
+    ]
+    (tmp_path / "tiles.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "cfg.yaml").write_text(
+        f"vcf: {example / 'cohort.vcf.gz'}\ntiles: tiles.tsv\ndevice: cpu\n"
+        "train: {epochs: 5, seed: 2, min_maf: 0.05}\n"
+    )
+    proc = snakemake(tmp_path, "--configfile", "cfg.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "results" / "models" / "new01" / "model.json").read_text())
+    assert meta["training"]["settings"]["seed"] == 2 and meta["training"]["epochs_run"] == 5
+    assert (tmp_path / "results" / "embeddings" / "layer=latent" / "new01.parquet").exists()

@@ -16,12 +16,23 @@ from .errors import Vcf2EmbedError
 log = logging.getLogger("vcf2embed")
 
 
+def with_model(tile, model: str | None):
+    """The tile with its model path from --model, or from the table; one of them must be set."""
+    import dataclasses
+
+    if model:
+        return dataclasses.replace(tile, model=Path(model))
+    if tile.model is None:
+        raise Vcf2EmbedError(f"tile {tile.tile_id} has no model in the tile table; pass --model")
+    return tile
+
+
 def _cmd_genotypes(args: argparse.Namespace) -> None:
     from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path
     from .tiles import get_tile
     from .variants import load_variants
 
-    tile = get_tile(args.tiles, args.tile)
+    tile = with_model(get_tile(args.tiles, args.tile), args.model)
     variants = load_variants(tile.model, chrom=tile.chrom)
     samples = read_samples_file(args.samples) if args.samples else None
     vcf = resolve_vcf_path(args.vcf, tile)
@@ -50,7 +61,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     from .models import load_model
     from .tiles import get_tile
 
-    tile = get_tile(args.tiles, args.tile)
+    tile = with_model(get_tile(args.tiles, args.tile), args.model)
     genotypes = TileGenotypes.load(args.genotypes)
     if genotypes.tile_id != tile.tile_id:
         raise Vcf2EmbedError(f"{args.genotypes} holds tile {genotypes.tile_id}, not {tile.tile_id}")
@@ -170,6 +181,23 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .report import make_report
+
+    files = make_report(
+        [Path(p) for p in args.qc],
+        args.embeddings,
+        args.out,
+        sample_metadata=args.sample_metadata,
+        color_by=args.color_by,
+        samples=args.samples or None,
+        tile_id=args.tile,
+        umap=not args.no_umap,
+    )
+    for name, path in files.items():
+        log.info("report %s: %s", name, path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of all sub-commands."""
     parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
@@ -182,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tiles", required=True, help="tile table (TSV)")
     g.add_argument("--tile", required=True, help="tile_id to read")
     g.add_argument("--samples", help="file of sample IDs to keep, in output order")
+    g.add_argument("--model", help="model path (default: the tile table's)")
     g.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
     g.add_argument("--min-variant-match", type=float, default=0.0)
     g.add_argument("--out", required=True, help="output .npz")
@@ -191,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--genotypes", required=True, help=".npz from `vcf2embed genotypes`")
     e.add_argument("--tiles", required=True)
     e.add_argument("--tile", required=True)
+    e.add_argument("--model", help="model path (default: the tile table's)")
     e.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
     e.add_argument("--device", default="auto")
     e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -243,6 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, value in defaults.items():
         t.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     t.set_defaults(func=_cmd_train)
+
+    r = sub.add_parser("report", help="figures and tables: QC, PCA of latents, layer activations")
+    r.add_argument("qc", nargs="+", help="tile QC JSON files")
+    r.add_argument("--embeddings", default="results/embeddings")
+    r.add_argument("--out", default="results/report")
+    r.add_argument("--sample-metadata", help="TSV with sample_id and the column to colour by")
+    r.add_argument("--color-by", help="column of --sample-metadata, e.g. population")
+    r.add_argument("--samples", nargs="*", help="samples for the activation figure")
+    r.add_argument("--tile", help="tile for the activation figure (default: the first)")
+    r.add_argument(
+        "--no-umap", action="store_true", help="skip UMAP even if umap-learn is installed"
+    )
+    r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("summarize", help="collect per-tile QC JSON files into one TSV")
     s.add_argument("qc", nargs="+")

@@ -274,7 +274,12 @@ def embed_tile(
         )
         files[layer] = path
         layer_info[layer] = {"module": name, "width": int(values.shape[1]), "file": str(path)}
-    qc = {**base_meta, "n_samples": len(genotypes.samples), "layers": layer_info}
+    qc = {
+        **base_meta,
+        "n_samples": len(genotypes.samples),
+        "layers": layer_info,
+        "layer_order": list(layer_info),  # forward order, as the hooks fired
+    }
     if precision is not None:
         qc["reduced_precision"] = precision
     samples_path = outdir / "qc" / f"{tile.tile_id}.samples.tsv"

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import AlignmentError, InputError
 from .files import atomic_path
+from .progress import track
 from .tiles import Tile
 from .variants import VariantList, normalize_chrom
 
@@ -365,7 +366,7 @@ def read_tile_genotypes(
         raise InputError(f"{path}: cannot query {region} ({exc}); re-index the file") from None
     has_gt = "GT" in _format_ids(vcf)
     try:
-        for rec in records:
+        for rec in track(records, desc=f"tile {tile.tile_id}: reading {region}", unit="records"):
             qc.records_read += 1
             hits = by_pos.get(rec.POS)
             if not hits:

@@ -20,7 +20,7 @@ class Tile:
     chrom: str
     start: int
     end: int
-    model: Path
+    model: Path | None  # None: no model yet (the workflow trains one)
 
     @property
     def region(self) -> str:
@@ -77,10 +77,11 @@ def read_tiles(path: str | Path, check_models: bool = True) -> list[Tile]:
                 f"{path}, line {lineno}: tile {tile_id} has start {start} and end {end}; "
                 "coordinates are 1-based and end must not be before start"
             )
-        model = Path(fields[col["model"]].strip())
-        if not model.is_absolute():
+        model_text = fields[col["model"]].strip()
+        model = None if model_text in ("", "-", ".") else Path(model_text)
+        if model is not None and not model.is_absolute():
             model = path.parent / model
-        if check_models and not model.exists():
+        if check_models and model is not None and not model.exists():
             raise InputError(
                 f"{path}, line {lineno}: model {model} of tile {tile_id} does not exist"
             )

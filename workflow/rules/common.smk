@@ -1,4 +1,5 @@
 # Shared helpers: the tile table, the VCF of each tile and each tile's model files.
+import importlib.util
 import json
 
 from snakemake.exceptions import WorkflowError
@@ -30,9 +31,19 @@ def tile_vcf(wildcards):
     return [str(vcf)]
 
 
+def tile_model(tile_id):
+    """A tile's model: from the tile table, or trained by the workflow when the table has none."""
+    return TILES[tile_id].model or Path(f"{OUTDIR}/models/{tile_id}")
+
+
 def model_files(wildcards):
     """The files a tile's model consists of, so that changing them reruns the tile."""
-    model = TILES[wildcards.tile].model
+    model = tile_model(wildcards.tile)
+    if TILES[wildcards.tile].model is None:
+        return [
+            str(model / name)
+            for name in ("model.json", "model.safetensors", "variants.tsv")
+        ]
     if model.is_dir():
         return [
             str(model / name)
@@ -64,9 +75,19 @@ def model_variant_count(tile_id):
     from vcf2embed.variants import load_variants
 
     tile = TILES[tile_id]
+    if tile.model is None:
+        return 2000  # not trained yet: a generous guess for the memory request
     if tile.model not in _VARIANT_COUNTS:
         _VARIANT_COUNTS[tile.model] = len(load_variants(tile.model, chrom=tile.chrom))
     return _VARIANT_COUNTS[tile.model]
+
+
+def train_args():
+    """Options of `vcf2embed train` from the config's `train:` section."""
+    settings = config.get("train", {})
+    return " ".join(
+        f"--{key.replace('_', '-')} {value}" for key, value in settings.items()
+    )
 
 
 def genotypes_mem_mb(wildcards, attempt):
@@ -104,6 +125,43 @@ def gpu_slots_arg(wildcards, output):
         return ""
     lock_dir = Path(output.qc).parent.parent / ".gpu_slots"
     return f"--gpu-slots {','.join(str(s) for s in slots)} --gpu-lock-dir '{lock_dir}'"
+
+
+def metadata_input(wildcards):
+    """The sample metadata table, when one is configured."""
+    return [config["sample_metadata"]] if config.get("sample_metadata") else []
+
+
+def report_options(wildcards, input):
+    """Options of `vcf2embed report` from the config."""
+    options = []
+    if input.metadata and config.get("color_by"):
+        options.append(
+            f"--sample-metadata '{input.metadata[0]}' --color-by '{config['color_by']}'"
+        )
+    if config.get("report_samples"):
+        options.append(
+            "--samples " + " ".join(f"'{s}'" for s in config["report_samples"])
+        )
+    if config.get("report_tile"):
+        options.append(f"--tile '{config['report_tile']}'")
+    if not HAS_UMAP:
+        options.append("--no-umap")
+    return " ".join(options)
+
+
+HAS_UMAP = importlib.util.find_spec("umap") is not None
+
+
+def report_umap_output():
+    """The UMAP figure, declared only when umap-learn is installed."""
+    if not HAS_UMAP:
+        return []
+    return report(
+        f"{OUTDIR}/report/latent_umap.png",
+        caption="../report/latent_umap.rst",
+        category="Embeddings",
+    )
 
 
 def flag(name, option):

@@ -16,6 +16,7 @@ rule embed:
         gpu=1,
         mem_mb=embed_mem_mb,
     params:
+        model=lambda wildcards: tile_model(wildcards.tile),
         outdir=lambda wildcards, output: Path(output.qc).parent.parent,
         layers=layers_arg(),
         device=config.get("device", "auto"),
@@ -27,6 +28,6 @@ rule embed:
         config_json=json.dumps(config, sort_keys=True),
     shell:
         "vcf2embed embed --genotypes '{input.genotypes}' --tiles '{input.tiles}'"
-        " --tile {wildcards.tile} --outdir '{params.outdir}' {params.layers}"
+        " --tile {wildcards.tile} --model '{params.model}' --outdir '{params.outdir}' {params.layers}"
         " --device {params.device} --dtype {params.dtype} --batch-size {params.batch_size}"
         " {params.unphased} {params.user_code} {params.gpu_slots} --config-json {params.config_json:q} 2> '{log}'"

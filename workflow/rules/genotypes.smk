@@ -14,11 +14,12 @@ rule genotypes:
     resources:
         mem_mb=genotypes_mem_mb,
     params:
+        model=lambda wildcards: tile_model(wildcards.tile),
         vcf=config["vcf"],
         samples=samples_arg,
         field=config.get("genotype_field", "GT"),
         min_match=config.get("min_variant_match", 0.8),
     shell:
-        "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile}"
+        "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
         " --min-variant-match {params.min_match} --out '{output}' 2> '{log}'"

@@ -1,5 +1,5 @@
 rule qc_summary:
-    """Collect every tile's QC into one table."""
+    """Collect every tile's QC into one table per tile and one per sample."""
     input:
         expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
     output:
@@ -11,3 +11,48 @@ rule qc_summary:
         "../../envs/vcf2embed.yaml"
     shell:
         "vcf2embed summarize {input:q} --out '{output.tiles}' --samples-out '{output.samples}' 2> '{log}'"
+
+
+rule report:
+    """Figures and tables that show what the models see."""
+    input:
+        qc=expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
+        latent=expand(
+            f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet", tile=TILE_IDS
+        ),
+        metadata=metadata_input,
+    output:
+        table=report(
+            f"{OUTDIR}/report/qc_summary.html",
+            caption="../report/qc_table.rst",
+            category="QC",
+        ),
+        match=report(
+            f"{OUTDIR}/report/match_concordance.png",
+            caption="../report/match_concordance.rst",
+            category="QC",
+        ),
+        pca=report(
+            f"{OUTDIR}/report/latent_pca.png",
+            caption="../report/latent_pca.rst",
+            category="Embeddings",
+        ),
+        pca_stats=f"{OUTDIR}/report/latent_pca.json",
+        pca_scores=f"{OUTDIR}/report/latent_pca.tsv",
+        activations=report(
+            f"{OUTDIR}/report/activations.png",
+            caption="../report/activations.rst",
+            category="Embeddings",
+        ),
+        umap=report_umap_output(),
+    log:
+        f"{OUTDIR}/logs/report.log",
+    conda:
+        "../../envs/vcf2embed.yaml"
+    params:
+        embeddings=lambda wildcards, input: Path(input.latent[0]).parent.parent,
+        out=lambda wildcards, output: Path(output.pca).parent,
+        options=report_options,
+    shell:
+        "vcf2embed report {input.qc:q} --embeddings '{params.embeddings}'"
+        " --out '{params.out}' {params.options} 2> '{log}'"

@@ -1,0 +1,27 @@
+rule train:
+    """Train a model for a tile that the tile table lists without one."""
+    input:
+        vcf=tile_vcf,
+        tiles=config["tiles"],
+        samples=samples_input,
+    output:
+        multiext(
+            f"{OUTDIR}/models/{{tile}}/",
+            "model.json",
+            "model.safetensors",
+            "variants.tsv",
+        ),
+    log:
+        f"{OUTDIR}/logs/train/{{tile}}.log",
+    conda:
+        "../../envs/vcf2embed.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        vcf=config["vcf"],
+        out=lambda wildcards, output: Path(output[0]).parent,
+        samples=samples_arg,
+        settings=train_args(),
+    shell:
+        "vcf2embed train --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile}"
+        " {params.samples} --out '{params.out}' {params.settings} 2> '{log}'"
