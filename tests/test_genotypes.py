@@ -70,15 +70,20 @@ def tile(chrom="1") -> Tile:
     return Tile("t1", chrom, 1, 1000, Path("unused"))
 
 
-def test_alignment_matches_bcftools_oracle(corpus: Path) -> None:
-    got = read_tile_genotypes(corpus, tile(), variant_list())
+READERS = ["text", "cyvcf2"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_alignment_matches_bcftools_oracle(corpus: Path, reader: str) -> None:
+    got = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader)
     names, expected = oracle_alleles(corpus, "1:1-1000", MODEL)
     assert got.samples == names
     np.testing.assert_array_equal(got.alleles, expected)
 
 
-def test_alignment_counts(corpus: Path) -> None:
-    qc = read_tile_genotypes(corpus, tile(), variant_list()).qc
+@pytest.mark.parametrize("reader", READERS)
+def test_alignment_counts(corpus: Path, reader: str) -> None:
+    qc = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader).qc
     assert (qc.matched_exact, qc.matched_swapped, qc.matched_multiallelic) == (3, 1, 1)
     assert qc.missing_variants == 2  # 600 has other alleles, 700 is absent
     assert qc.strand_ambiguous == 1
@@ -91,8 +96,9 @@ def test_alignment_counts(corpus: Path) -> None:
     assert qc.match_rate == pytest.approx(5 / 7)
 
 
-def test_specific_calls(corpus: Path) -> None:
-    g = read_tile_genotypes(corpus, tile(), variant_list())
+@pytest.mark.parametrize("reader", READERS)
+def test_specific_calls(corpus: Path, reader: str) -> None:
+    g = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader)
     a = g.alleles
     assert a[4, 0].tolist() == [-1, -1]  # half-missing .|1 is missing, not 1
     assert a[3, 1].tolist() == [-1, -1]  # 0|. is missing
@@ -232,6 +238,29 @@ def test_vcf_patterns(tmp_path: Path) -> None:
         resolve_vcf_path(str(tmp_path / "x{chrom}.vcf.gz"), t)
 
 
+def test_readers_agree_on_gt_only_file(tmp_path: Path, corpus: Path) -> None:
+    plain = tmp_path / "gt.vcf.gz"
+    subprocess.run(
+        f"bcftools annotate -x FORMAT/DS,FORMAT/GP {corpus} -Oz -o {plain} && tabix -p vcf {plain}",
+        shell=True,
+        check=True,
+    )
+    a = read_tile_genotypes(plain, tile(), variant_list(), reader="text")
+    b = read_tile_genotypes(plain, tile(), variant_list(), reader="cyvcf2")
+    np.testing.assert_array_equal(a.alleles, b.alleles)
+    np.testing.assert_array_equal(a.phased, b.phased)
+    assert a.qc == b.qc and a.source["reader"] == "text"
+
+
+def test_text_reader_refused_where_it_cannot_apply(corpus: Path, tmp_path: Path) -> None:
+    bcf = tmp_path / "c.bcf"
+    subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(corpus)], check=True)
+    subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+    with pytest.raises(InputError, match="text reader needs"):
+        read_tile_genotypes(bcf, tile(), variant_list(), reader="text")
+    assert read_tile_genotypes(bcf, tile(), variant_list()).source["reader"] == "cyvcf2"
+
+
 def test_example_cohort_matches_oracle(example: Path) -> None:
     from vcf2embed.tiles import read_tiles
     from vcf2embed.variants import load_variants
@@ -239,6 +268,11 @@ def test_example_cohort_matches_oracle(example: Path) -> None:
     t = read_tiles(example / "tiles.tsv")[1]
     v = load_variants(t.model)
     got = read_tile_genotypes(example / "cohort.vcf.gz", t, v)
+    slow = read_tile_genotypes(example / "cohort.vcf.gz", t, v, reader="cyvcf2")
+    assert got.source["reader"] == "text"
+    np.testing.assert_array_equal(got.alleles, slow.alleles)
+    np.testing.assert_array_equal(got.phased, slow.phased)
+    assert got.qc == slow.qc
     model = list(zip(v.pos.tolist(), v.ref, v.alt))
     names, expected = oracle_alleles(
         example / "cohort.vcf.gz", f"{t.chrom}:{v.pos.min()}-{v.pos.max()}", model

@@ -37,7 +37,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     samples = read_samples_file(args.samples) if args.samples else None
     vcf = resolve_vcf_path(args.vcf, tile)
     result = read_tile_genotypes(
-        vcf, tile, variants, samples, args.genotype_field, args.min_variant_match
+        vcf, tile, variants, samples, args.genotype_field, args.min_variant_match, args.reader
     )
     result.save(args.out)
     qc = result.qc
@@ -213,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", help="model path (default: the tile table's)")
     g.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
     g.add_argument("--min-variant-match", type=float, default=0.0)
+    g.add_argument(
+        "--reader",
+        choices=["auto", "text", "cyvcf2"],
+        default="auto",
+        help="text: vectorised GT text reader for .vcf.gz; cyvcf2: any VCF/BCF (default: auto)",
+    )
     g.add_argument("--out", required=True, help="output .npz")
     g.set_defaults(func=_cmd_genotypes)
 

@@ -323,6 +323,137 @@ def _dosage(
     return None
 
 
+class _Aligner:
+    """Chooses, for every model variant, the best-matching record and stores its calls."""
+
+    def __init__(
+        self,
+        variants: VariantList,
+        order: np.ndarray,
+        qc: AlignmentQC,
+        path: Path,
+        genotype_field: str,
+    ) -> None:
+        n_samples, n_var = len(order), len(variants)
+        self.variants, self.order, self.qc, self.path = variants, order, qc, path
+        self.genotype_field = genotype_field
+        self.alleles = np.full((n_samples, n_var, 2), -1, dtype=np.int8)
+        self.phased = np.zeros((n_samples, n_var), dtype=bool)
+        self.dosage = (
+            np.full((n_samples, n_var), np.nan, dtype=np.float32)
+            if genotype_field != "GT"
+            else None
+        )
+        self.by_pos: dict[int, list[int]] = {}
+        for j, p in enumerate(variants.pos.tolist()):
+            self.by_pos.setdefault(p, []).append(j)
+        self.chosen: dict[int, tuple[int, str]] = {}
+        self.kinds: dict[int, str] = {}
+
+    def candidates(
+        self, pos: int, rec_alleles: list[str], label: str
+    ) -> list[tuple[int, str, np.ndarray]]:
+        """Model variants this record now supplies, as (index, kind, allele lookup table)."""
+        self.qc.records_read += 1
+        hits = self.by_pos.get(pos)
+        if not hits:
+            self.qc.records_not_in_model += 1
+            return []
+        out = []
+        used = False
+        for j in hits:
+            if self.variants.positions_only:
+                kind = "position"
+                mref, malt = rec_alleles[0], rec_alleles[1] if len(rec_alleles) > 1 else "."
+            else:
+                mref, malt = self.variants.ref[j], self.variants.alt[j]
+                kind = classify(rec_alleles, mref, malt)
+            if kind is None:
+                continue
+            used = True
+            if j in self.chosen:
+                old_rank, old_label = self.chosen[j]
+                if old_rank < _RANK[kind]:
+                    continue
+                if old_rank == _RANK[kind]:
+                    raise InputError(
+                        f"{self.path}: records {old_label} and {label} both match model variant "
+                        f"{self.variants.label(j)}; remove the duplicate (e.g. `bcftools norm -d exact`)"
+                    )
+            self.chosen[j] = (_RANK[kind], label)
+            self.kinds[j] = kind
+            lut = np.array(
+                [0 if a == mref else 1 if a == malt else -1 for a in rec_alleles], dtype=np.int8
+            )
+            out.append((j, kind, lut))
+        if not used:
+            self.qc.records_not_in_model += 1
+        return out
+
+    def fill_calls(self, j: int, g: np.ndarray | None, lut: np.ndarray) -> None:
+        """Store a record's calls (cyvcf2 `genotype.array()` layout, rows in output order)."""
+        if g is None:
+            if self.genotype_field == "GT":
+                self.qc.records_without_field += 1
+            return
+        codes, ph = _convert_calls(g, lut, self.qc)
+        self.alleles[:, j] = codes
+        self.phased[:, j] = ph
+
+    def fill_dosage(self, j: int, ds: np.ndarray | None) -> None:
+        """Store a record's ALT dosage (rows in output order), or count it as lacking the field."""
+        if self.dosage is None:
+            return
+        if ds is None:
+            self.qc.records_without_field += 1
+            self.dosage[:, j] = np.nan
+        else:
+            self.dosage[:, j] = ds
+
+
+def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> None:
+    """Align every record of `region`, reading calls through cyvcf2."""
+    try:
+        records = vcf(region)
+    except Exception as exc:  # cyvcf2 raises plain Exception on index problems
+        raise InputError(f"{path}: cannot query {region} ({exc}); re-index the file") from None
+    has_gt = "GT" in _format_ids(vcf)
+    order = aligner.order
+    for rec in track(records, desc=desc, unit="records"):
+        rec_alleles = [rec.REF.upper(), *(a.upper() for a in rec.ALT)]
+        chosen = aligner.candidates(rec.POS, rec_alleles, _record_label(rec))
+        if not chosen:
+            continue
+        gt = rec.genotype if has_gt else None
+        g = gt.array()[order] if gt is not None else None
+        for j, kind, lut in chosen:
+            aligner.fill_calls(j, g, lut)
+            if aligner.dosage is not None:
+                ref, alt = (
+                    rec_alleles[int(np.argmax(lut == 0))],
+                    rec_alleles[int(np.argmax(lut == 1))],
+                )
+                ds = _dosage(rec, aligner.genotype_field, kind, rec_alleles, ref, alt)
+                aligner.fill_dosage(j, ds[order] if ds is not None else None)
+
+
+def choose_reader(path: Path, genotype_field: str, reader: str) -> str:
+    """Return `text` (the vectorised GT reader) or `cyvcf2` for this file and setting."""
+    from .gtext import text_reader_available
+
+    if reader not in ("auto", "text", "cyvcf2"):
+        raise InputError(f"reader {reader!r}: use auto, text or cyvcf2")
+    text_ok = genotype_field == "GT" and text_reader_available(path)
+    if reader == "text" and not text_ok:
+        raise InputError(
+            f"{path}: the text reader needs a bgzipped, tabix-indexed VCF, GT genotypes and the "
+            "`tabix` command; use reader: auto"
+        )
+    if reader == "auto":
+        return "text" if text_ok else "cyvcf2"
+    return reader
+
+
 def read_tile_genotypes(
     vcf_path: str | Path,
     tile: Tile,
@@ -330,8 +461,13 @@ def read_tile_genotypes(
     samples: list[str] | None = None,
     genotype_field: str = "GT",
     min_variant_match: float = 0.0,
+    reader: str = "auto",
 ) -> TileGenotypes:
-    """Read `tile`'s records and align them to `variants`; raise if too few match."""
+    """Read `tile`'s records and align them to `variants`; raise if too few match.
+
+    `reader`: `text` parses the raw GT text of bgzipped VCFs with numpy (fast), `cyvcf2` reads
+    any VCF/BCF through cyvcf2, `auto` picks `text` whenever it applies. Both give equal results.
+    """
     if genotype_field not in GENOTYPE_FIELDS:
         raise InputError(
             f"genotype_field {genotype_field!r}: use one of {', '.join(GENOTYPE_FIELDS)}"
@@ -346,85 +482,30 @@ def read_tile_genotypes(
         raise InputError(
             f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has"
         )
-
-    alleles = np.full((n_samples, n_var, 2), -1, dtype=np.int8)
-    phased = np.zeros((n_samples, n_var), dtype=bool)
-    dosage = (
-        np.full((n_samples, n_var), np.nan, dtype=np.float32) if genotype_field != "GT" else None
-    )
-    by_pos: dict[int, list[int]] = {}
-    for j, p in enumerate(variants.pos.tolist()):
-        by_pos.setdefault(p, []).append(j)
-    chosen: dict[int, tuple[int, str]] = {}
-    kinds: dict[int, str] = {}
     contig = pick_contig(vcf, path, tile.chrom)
     lo, hi = int(variants.pos.min()), int(variants.pos.max())
     region = f"{contig}:{lo}-{hi}"
+    aligner = _Aligner(variants, order, qc, path, genotype_field)
+    used_reader = choose_reader(path, genotype_field, reader)
+    desc = f"tile {tile.tile_id}: reading {region}"
     try:
-        records = vcf(region)
-    except Exception as exc:  # cyvcf2 raises plain Exception on index problems
-        raise InputError(f"{path}: cannot query {region} ({exc}); re-index the file") from None
-    has_gt = "GT" in _format_ids(vcf)
-    try:
-        for rec in track(records, desc=f"tile {tile.tile_id}: reading {region}", unit="records"):
-            qc.records_read += 1
-            hits = by_pos.get(rec.POS)
-            if not hits:
-                qc.records_not_in_model += 1
-                continue
-            rec_alleles = [rec.REF.upper(), *(a.upper() for a in rec.ALT)]
-            used = False
-            for j in hits:
-                if variants.positions_only:
-                    kind = "position"
-                    mref, malt = rec_alleles[0], rec_alleles[1] if len(rec_alleles) > 1 else "."
-                else:
-                    mref, malt = variants.ref[j], variants.alt[j]
-                    kind = classify(rec_alleles, mref, malt)
-                if kind is None:
-                    continue
-                used = True
-                if j in chosen:
-                    old_rank, old_label = chosen[j]
-                    if old_rank < _RANK[kind]:
-                        continue
-                    if old_rank == _RANK[kind]:
-                        raise InputError(
-                            f"{path}: records {old_label} and {_record_label(rec)} both match model "
-                            f"variant {variants.label(j)}; remove the duplicate (e.g. `bcftools norm -d exact`)"
-                        )
-                chosen[j] = (_RANK[kind], _record_label(rec))
-                kinds[j] = kind
-                lut = np.array(
-                    [0 if a == mref else 1 if a == malt else -1 for a in rec_alleles], dtype=np.int8
-                )
-                gt = rec.genotype if has_gt else None
-                if gt is not None:
-                    codes, ph = _convert_calls(gt.array()[order], lut, qc)
-                    alleles[:, j] = codes
-                    phased[:, j] = ph
-                elif genotype_field == "GT":
-                    qc.records_without_field += 1
-                if dosage is not None:
-                    ds = _dosage(rec, genotype_field, kind, rec_alleles, mref, malt)
-                    if ds is None:
-                        qc.records_without_field += 1
-                        dosage[:, j] = np.nan
-                    else:
-                        dosage[:, j] = ds[order]
-            if not used:
-                qc.records_not_in_model += 1
+        if used_reader == "text":
+            from .gtext import read_text_region
+
+            read_text_region(path, region, len(vcf.samples), aligner, desc)
+        else:
+            _read_cyvcf2(vcf, path, region, aligner, desc)
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: failed while reading {region}: {exc}") from None
 
-    for j, kind in kinds.items():
+    for j, kind in aligner.kinds.items():
         counter = "matched_by_position" if kind == "position" else f"matched_{kind}"
         setattr(qc, counter, getattr(qc, counter) + 1)
         if not variants.positions_only and is_strand_ambiguous(variants.ref[j], variants.alt[j]):
             qc.strand_ambiguous += 1
-    absent = [j for j in range(n_var) if j not in kinds]
+    absent = [j for j in range(n_var) if j not in aligner.kinds]
     qc.missing_variants = len(absent)
     qc.missing_examples = [variants.label(j) for j in absent[:5]]
     qc.calls_missing += len(absent) * n_samples
@@ -441,11 +522,16 @@ def read_tile_genotypes(
     return TileGenotypes(
         tile_id=tile.tile_id,
         samples=sample_ids,
-        alleles=alleles,
-        phased=phased,
-        dosage=dosage,
+        alleles=aligner.alleles,
+        phased=aligner.phased,
+        dosage=aligner.dosage,
         qc=qc,
-        source={"vcf": str(path), "region": region, "genotype_field": genotype_field},
+        source={
+            "vcf": str(path),
+            "region": region,
+            "genotype_field": genotype_field,
+            "reader": used_reader,
+        },
     )
 
 

@@ -19,7 +19,8 @@ rule genotypes:
         samples=samples_arg,
         field=config.get("genotype_field", "GT"),
         min_match=config.get("min_variant_match", 0.8),
+        reader=config.get("reader", "auto"),
     shell:
         "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
-        " --min-variant-match {params.min_match} --out '{output}' 2> '{log}'"
+        " --min-variant-match {params.min_match} --reader {params.reader} --out '{output}' 2> '{log}'"
