@@ -80,7 +80,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 480) -> subprocess.C
 def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -> None:
     config = (
         f"vcf: {example / 'cohort.vcf.gz'}\ntiles: {example / 'tiles.tsv'}\n"
-        "device: cpu\noutdir: out\nlayers: ['encoder.0']\n"
+        "device: cpu\noutdir: out\nlayers: ['encoder.0']\ntiles_per_embed_job: 2\n"
     )
     (tmp_path / "slurm").mkdir()
     (tmp_path / "local").mkdir()
@@ -107,7 +107,8 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
         ["squeue", "-t", "all", "-h", "-o", "%i|%P|%T|%k"], capture_output=True, text=True
     ).stdout.splitlines()
     jobs = [r.split("|") for r in rows if int(r.split("|")[0]) not in before]
-    # 5 tiles in groups of 3: 2 genotype jobs, 2 embed jobs, 1 summary job
+    # 5 tiles, genotypes in groups of 3: 2 jobs; 3 embed batches in groups of 3: 1 job;
+    # the summary and the report: 1 job each; publishing runs on the submitting host
     assert len(jobs) == 5, jobs
     assert all(state == "COMPLETED" for _, _, state, _ in jobs), jobs
     embed_partitions = {part for _, part, _, comment in jobs if "embed" in comment}

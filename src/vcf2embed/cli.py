@@ -59,13 +59,20 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
 def _cmd_embed(args: argparse.Namespace) -> None:
     from .genotypes import TileGenotypes
     from .models import load_model
-    from .tiles import get_tile
+    from .tiles import read_tiles
 
-    tile = with_model(get_tile(args.tiles, args.tile), args.model)
-    genotypes = TileGenotypes.load(args.genotypes)
-    if genotypes.tile_id != tile.tile_id:
-        raise Vcf2EmbedError(f"{args.genotypes} holds tile {genotypes.tile_id}, not {tile.tile_id}")
-    model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
+    if len(args.genotypes) != len(args.tile):
+        raise Vcf2EmbedError(
+            f"{len(args.tile)} --tile but {len(args.genotypes)} --genotypes: give one genotypes "
+            "file per tile, in the same order"
+        )
+    models = args.model or [None] * len(args.tile)
+    if len(models) != len(args.tile):
+        raise Vcf2EmbedError("give --model once per --tile, or not at all")
+    table = {t.tile_id: t for t in read_tiles(args.tiles, check_models=False)}
+    unknown = [t for t in args.tile if t not in table]
+    if unknown:
+        raise Vcf2EmbedError(f"{args.tiles}: no tile with tile_id {', '.join(unknown)}")
     config = json.loads(args.config_json) if args.config_json else None
     slot_context = contextlib.nullcontext(None)
     if args.gpu_slots:
@@ -75,10 +82,16 @@ def _cmd_embed(args: argparse.Namespace) -> None:
         slot_context = gpu_slot(parse_slots(args.gpu_slots), lock_dir)
     with slot_context as slot:
         if slot is not None:
-            log.info(
-                "tile %s: holding GPU slot %s (CUDA_VISIBLE_DEVICES=%s)", tile.tile_id, slot, slot
-            )
-        _embed_one(args, tile, genotypes, model, config, slot)
+            log.info("holding GPU slot %s (CUDA_VISIBLE_DEVICES=%s)", slot, slot)
+        for tile_id, genotypes_path, model_path in zip(args.tile, args.genotypes, models):
+            tile = with_model(table[tile_id], model_path)
+            genotypes = TileGenotypes.load(genotypes_path)
+            if genotypes.tile_id != tile.tile_id:
+                raise Vcf2EmbedError(
+                    f"{genotypes_path} holds tile {genotypes.tile_id}, not {tile.tile_id}"
+                )
+            model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
+            _embed_one(args, tile, genotypes, model, config, slot)
 
 
 def _embed_one(args, tile, genotypes, model, config, slot) -> None:
@@ -198,6 +211,13 @@ def _cmd_report(args: argparse.Namespace) -> None:
         log.info("report %s: %s", name, path)
 
 
+def _cmd_publish(args: argparse.Namespace) -> None:
+    from .files import publish_tile
+
+    for path in publish_tile(args.batch_dir, args.outdir, args.tile):
+        log.info("published %s", path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of all sub-commands."""
     parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
@@ -222,11 +242,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output .npz")
     g.set_defaults(func=_cmd_genotypes)
 
-    e = sub.add_parser("embed", help="run one tile's model and write its embeddings")
-    e.add_argument("--genotypes", required=True, help=".npz from `vcf2embed genotypes`")
+    e = sub.add_parser(
+        "embed", help="run tiles' models and write their embeddings (one process, many tiles)"
+    )
+    e.add_argument(
+        "--genotypes",
+        required=True,
+        action="append",
+        help=".npz from `vcf2embed genotypes` (per --tile)",
+    )
     e.add_argument("--tiles", required=True)
-    e.add_argument("--tile", required=True)
-    e.add_argument("--model", help="model path (default: the tile table's)")
+    e.add_argument(
+        "--tile", required=True, action="append", help="tile_id; repeat for several tiles"
+    )
+    e.add_argument(
+        "--model", action="append", help="model path per --tile (default: the tile table's)"
+    )
     e.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
     e.add_argument("--device", default="auto")
     e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -238,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
     e.add_argument("--config-json", help="the run's config, recorded in the metadata")
     e.set_defaults(func=_cmd_embed)
+
+    pb = sub.add_parser("publish", help="link a tile's outputs from an embed batch folder")
+    pb.add_argument("--batch-dir", required=True)
+    pb.add_argument("--outdir", required=True)
+    pb.add_argument("--tile", required=True)
+    pb.set_defaults(func=_cmd_publish)
 
     ly = sub.add_parser("layers", help="show a model's module tree, output shapes and latent")
     ly.add_argument("model")

@@ -273,7 +273,11 @@ def embed_tile(
             {**base_meta, "layer": layer, "module": name},
         )
         files[layer] = path
-        layer_info[layer] = {"module": name, "width": int(values.shape[1]), "file": str(path)}
+        layer_info[layer] = {
+            "module": name,
+            "width": int(values.shape[1]),
+            "file": path.relative_to(outdir).as_posix(),
+        }
     qc = {
         **base_meta,
         "n_samples": len(genotypes.samples),
@@ -286,8 +290,9 @@ def embed_tile(
     if reconstruction is not None:
         per_sample = reconstruction.pop("per_sample_concordance")
         calls = reconstruction.pop("per_sample_calls")
-        qc["reconstruction"] = {**reconstruction, "per_sample_file": str(samples_path)}
-    else:
+        qc["reconstruction"] = reconstruction
+    qc["per_sample_file"] = samples_path.relative_to(outdir).as_posix()
+    if reconstruction is None:
         calls = (genotypes.alleles[..., 0] >= 0).sum(axis=1)
         per_sample = np.full(len(calls), np.nan)
     rows = ["sample_id\tobserved_calls\tconcordance"] + [

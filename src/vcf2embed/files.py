@@ -51,3 +51,31 @@ def sha256_of(paths: list[Path]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def publish_tile(
+    batch_dir: str | os.PathLike[str], outdir: str | os.PathLike[str], tile_id: str
+) -> list[Path]:
+    """Link one tile's embed outputs from a batch folder into `outdir`; drop its stale layer files."""
+    batch_dir, outdir = Path(batch_dir), Path(outdir)
+    sources = sorted(batch_dir.glob(f"embeddings/layer=*/{tile_id}.parquet"))
+    sources += [batch_dir / "qc" / f"{tile_id}.samples.tsv", batch_dir / "qc" / f"{tile_id}.json"]
+    wanted = {src.relative_to(batch_dir) for src in sources}
+    for stale in outdir.glob(f"embeddings/layer=*/{tile_id}.parquet"):
+        if stale.relative_to(outdir) not in wanted:
+            stale.unlink()
+    published = []
+    for src in sources:  # the QC JSON last: it marks the tile complete
+        dst = outdir / src.relative_to(batch_dir)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dst) as tmp:
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+            except OSError:  # another file system: copy instead
+                import shutil
+
+                shutil.copyfile(src, tmp)
+        os.utime(dst)
+        published.append(dst)
+    return published

@@ -78,9 +78,10 @@ def write_summary(qc_paths: list[Path], out: Path, samples_out: Path | None = No
         qc = read_qc(path)
         row = summary_row(qc)
         lines.append("\t".join(str(row[c]) for c in COLUMNS))
-        per_sample = qc.get("reconstruction", {}).get("per_sample_file")
+        per_sample = qc.get("per_sample_file")
         if samples_out is not None and per_sample:
-            with open(per_sample) as fh:
+            # paths in a QC file are relative to its output folder (the parent of qc/)
+            with open(path.parent.parent / per_sample) as fh:
                 next(fh)
                 for line in fh:
                     sid, n, conc = line.rstrip("\n").split("\t")

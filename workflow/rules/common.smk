@@ -17,9 +17,20 @@ except Vcf2EmbedError as exc:
 
 TILE_IDS = list(TILES)
 
+# One embed job runs several tiles, so torch is imported once per batch rather than per tile.
+TILES_PER_EMBED_JOB = int(config.get("tiles_per_embed_job", 20))
+BATCHES = {
+    f"b{start // TILES_PER_EMBED_JOB:05d}": TILE_IDS[
+        start : start + TILES_PER_EMBED_JOB
+    ]
+    for start in range(0, len(TILE_IDS), TILES_PER_EMBED_JOB)
+}
+TILE_BATCH = {tile: batch for batch, tiles in BATCHES.items() for tile in tiles}
+
 
 wildcard_constraints:
     tile=r"[A-Za-z0-9._-]+",
+    batch=r"b[0-9]+",
 
 
 def tile_vcf(wildcards):
@@ -118,12 +129,42 @@ def layers_arg():
     return "--layers " + " ".join(f"'{layer}'" for layer in layers) if layers else ""
 
 
+def batch_genotypes(wildcards):
+    """Genotype files of the tiles of an embed batch."""
+    return [f"{OUTDIR}/genotypes/{tile}.npz" for tile in BATCHES[wildcards.batch]]
+
+
+def batch_models(wildcards):
+    """Model files of the tiles of an embed batch."""
+    return [
+        f
+        for tile in BATCHES[wildcards.batch]
+        for f in model_files(type("W", (), {"tile": tile}))
+    ]
+
+
+def batch_tile_args(wildcards, input):
+    """--tile/--genotypes/--model options for every tile of an embed batch."""
+    return " ".join(
+        f"--tile {tile} --genotypes '{genotypes}' --model '{tile_model(tile)}'"
+        for tile, genotypes in zip(BATCHES[wildcards.batch], input.genotypes)
+    )
+
+
+def batch_mem_mb(wildcards, attempt):
+    """Memory for an embed batch: its largest tile (tiles run one after another)."""
+    return max(
+        embed_mem_mb(type("W", (), {"tile": tile}), attempt)
+        for tile in BATCHES[wildcards.batch]
+    )
+
+
 def gpu_slots_arg(wildcards, output):
     """The --gpu-slots options, when gpu_slots is configured."""
     slots = config.get("gpu_slots")
     if not slots:
         return ""
-    lock_dir = Path(output.qc).parent.parent / ".gpu_slots"
+    lock_dir = Path(output[0]).parent.parent / ".gpu_slots"
     return f"--gpu-slots {','.join(str(s) for s in slots)} --gpu-lock-dir '{lock_dir}'"
 
 

@@ -1,23 +1,20 @@
 rule embed:
-    """Run one tile's model, capture latent and configured layers, write Parquet and QC."""
+    """Run a batch of tiles' models in one process: capture latent and configured layers."""
     input:
-        genotypes=f"{OUTDIR}/genotypes/{{tile}}.npz",
+        genotypes=batch_genotypes,
         tiles=config["tiles"],
-        model=model_files,
+        model=batch_models,
     output:
-        latent=f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet",
-        samples=f"{OUTDIR}/qc/{{tile}}.samples.tsv",
-        qc=f"{OUTDIR}/qc/{{tile}}.json",
+        directory(f"{OUTDIR}/.embed_batches/{{batch}}"),
     log:
-        f"{OUTDIR}/logs/embed/{{tile}}.log",
+        f"{OUTDIR}/logs/embed/{{batch}}.log",
     conda:
         "../../envs/vcf2embed.yaml"
     resources:
         gpu=1,
-        mem_mb=embed_mem_mb,
+        mem_mb=batch_mem_mb,
     params:
-        model=lambda wildcards: tile_model(wildcards.tile),
-        outdir=lambda wildcards, output: Path(output.qc).parent.parent,
+        tile_args=batch_tile_args,
         layers=layers_arg(),
         device=config.get("device", "auto"),
         dtype=config.get("dtype", "float32"),
@@ -27,7 +24,30 @@ rule embed:
         gpu_slots=gpu_slots_arg,
         config_json=json.dumps(config, sort_keys=True),
     shell:
-        "vcf2embed embed --genotypes '{input.genotypes}' --tiles '{input.tiles}'"
-        " --tile {wildcards.tile} --model '{params.model}' --outdir '{params.outdir}' {params.layers}"
-        " --device {params.device} --dtype {params.dtype} --batch-size {params.batch_size}"
-        " {params.unphased} {params.user_code} {params.gpu_slots} --config-json {params.config_json:q} 2> '{log}'"
+        "vcf2embed embed {params.tile_args} --tiles '{input.tiles}' --outdir '{output}'"
+        " {params.layers} --device {params.device} --dtype {params.dtype}"
+        " --batch-size {params.batch_size} {params.unphased} {params.user_code}"
+        " {params.gpu_slots} --config-json {params.config_json:q} 2> '{log}'"
+
+
+localrules:
+    publish,
+
+
+rule publish:
+    """Link a tile's embeddings and QC from its batch folder to their final place."""
+    input:
+        lambda wildcards: f"{OUTDIR}/.embed_batches/{TILE_BATCH[wildcards.tile]}",
+    output:
+        latent=f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet",
+        samples=f"{OUTDIR}/qc/{{tile}}.samples.tsv",
+        qc=f"{OUTDIR}/qc/{{tile}}.json",
+    log:
+        f"{OUTDIR}/logs/publish/{{tile}}.log",
+    conda:
+        "../../envs/vcf2embed.yaml"
+    params:
+        outdir=lambda wildcards, output: Path(output.qc).parent.parent,
+    shell:
+        "vcf2embed publish --batch-dir '{input}' --outdir '{params.outdir}'"
+        " --tile {wildcards.tile} 2> '{log}'"
