@@ -177,3 +177,26 @@ def test_gpu_check_runs_without_gpu() -> None:
         assert "no CUDA device" in proc.stdout
     else:
         assert "pass" in proc.stdout
+
+
+def test_streaming_writer_row_groups_and_abort(tmp_path: Path) -> None:
+    from vcf2embed.parquet import EmbeddingWriter
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(2500, 9000)).astype(np.float32)
+    ids = [f"s{i}" for i in range(2500)]
+    w = EmbeddingWriter(tmp_path / "a.parquet", "t", 9000, {"k": 1})
+    for start in range(0, 2500, 333):
+        w.write(ids[start : start + 333], values[start : start + 333])
+    assert not (tmp_path / "a.parquet").exists()  # nothing final before close
+    w.close()
+    pf = pq.ParquetFile(tmp_path / "a.parquet")
+    assert [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)] == [1024, 1024, 452]
+    got_ids, got = read_embeddings(tmp_path / "a.parquet")
+    assert got_ids == ids
+    np.testing.assert_array_equal(got, values)
+    assert read_metadata(tmp_path / "a.parquet") == {"k": 1}
+    w = EmbeddingWriter(tmp_path / "b.parquet", "t", 4, {})
+    w.write(["x"], np.zeros((1, 4)))
+    w.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet"]

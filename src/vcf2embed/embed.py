@@ -7,6 +7,7 @@ import json
 import logging
 import platform
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,14 @@ import torch
 
 from . import __version__
 from .devices import resolve_device, resolve_dtype
-from .encodings import encode
+from .encodings import count_unphased_hets, dosage_means, encode, features_per_variant
 from .errors import InputError, ModelError
 from .files import write_text_atomic
 from .genotypes import TileGenotypes
 from .hooks import capture, resolve_selectors
 from .models import LoadedModel
-from .parquet import write_embeddings
-from .reconstruction import reconstruction_qc
+from .parquet import EmbeddingWriter
+from .reconstruction import ReconstructionAccumulator
 from .tiles import Tile
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,36 @@ def layer_dir_name(module_name: str, latent: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]", "~", module_name)
 
 
-def model_input(
+@dataclass
+class InputSource:
+    """Encodes any rows of a tile's genotypes as model input, so no full input matrix is held."""
+
+    genotypes: TileGenotypes
+    encoding: str
+    width: int
+    allow_unphased: bool = False
+    means: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.genotypes.samples)
+
+    def rows(self, index: slice | np.ndarray) -> np.ndarray:
+        """The float32 model input of the selected samples."""
+        g = self.genotypes
+        return encode(
+            self.encoding,
+            g.alleles[index],
+            g.phased[index],
+            g.dosage[index] if g.dosage is not None else None,
+            allow_unphased=True,  # checked once for the whole tile in input_source
+            means=self.means,
+        )
+
+
+def input_source(
     model: LoadedModel, genotypes: TileGenotypes, allow_unphased: bool = False
-) -> np.ndarray:
-    """Encode a tile's aligned genotypes as the model's float32 input matrix."""
+) -> InputSource:
+    """Check that genotypes fit the model and return their encoder."""
     if genotypes.alleles.shape[1] != len(model.variants):
         raise InputError(
             f"tile {genotypes.tile_id}: the genotypes hold {genotypes.alleles.shape[1]} variants "
@@ -64,58 +91,81 @@ def model_input(
             f"calls, but genotypes were read from {genotypes.source['genotype_field']}; set "
             "genotype_field: GT"
         )
-    x = encode(
-        model.encoding,
-        genotypes.alleles,
-        genotypes.phased,
-        genotypes.dosage,
-        allow_unphased=allow_unphased,
-        where=f"tile {genotypes.tile_id}",
-    )
-    if x.shape[1] != model.n_inputs:
+    width = len(model.variants) * features_per_variant(model.encoding)
+    if width != model.n_inputs:
         raise ModelError(
-            f"{model.path}: encoded input has width {x.shape[1]} but the model takes {model.n_inputs}"
+            f"{model.path}: encoded input has width {width} but the model takes {model.n_inputs}"
         )
-    return x
+    if model.encoding == "phased" and not allow_unphased:
+        n = count_unphased_hets(genotypes.alleles, genotypes.phased)
+        if n:
+            raise InputError(
+                f"tile {genotypes.tile_id}: {n} heterozygous calls are unphased but the model takes "
+                "phased haplotypes; phase the VCF or set `allow_unphased: true`"
+            )
+    means = (
+        dosage_means(genotypes.alleles, genotypes.dosage) if model.encoding == "dosage" else None
+    )
+    return InputSource(genotypes, model.encoding, width, allow_unphased, means)
 
 
-def compute_activations(
+def model_input(
+    model: LoadedModel, genotypes: TileGenotypes, allow_unphased: bool = False
+) -> np.ndarray:
+    """Encode a tile's aligned genotypes as the model's whole float32 input matrix."""
+    return input_source(model, genotypes, allow_unphased).rows(slice(None))
+
+
+class _ArraySource:
+    """An already encoded input matrix, served like an InputSource."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def rows(self, index: slice | np.ndarray) -> np.ndarray:
+        return self.x[index]
+
+
+def stream_activations(
     model: LoadedModel,
-    x: np.ndarray,
+    source: InputSource | _ArraySource,
     selectors: list[str],
     device: torch.device,
     batch_size: int = 256,
     dtype: torch.dtype = torch.float32,
     module: torch.nn.Module | None = None,
     keep_output: bool = False,
-) -> dict[str, np.ndarray]:
-    """Run the model over `x` in batches and return each captured module's (samples, dims) output.
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """Run the model batch by batch; yield (start, stop, captured outputs) for each batch.
 
-    With `keep_output` the model's own output is returned too, under the key `OUTPUT`.
+    With `keep_output` the model's own output is included under the key `OUTPUT`. On CUDA,
+    inputs go through pinned memory with non-blocking copies, and each batch's activations are
+    copied back while the next batch runs; an out-of-memory error halves the batch.
     """
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size}: it must be 1 or more")
     module = (module or model.module).to(device=device, dtype=dtype).eval()
-    n = x.shape[0]
-    parts: dict[str, list[np.ndarray]] = {}
-    source = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    n = len(source)
     cuda = device.type == "cuda"
-    if cuda:
-        source = source.pin_memory()
-    pending: tuple[Any, dict[str, torch.Tensor]] | None = None
+    pending = None
 
-    def collect(item: tuple[Any, dict[str, torch.Tensor]]) -> None:
-        event, host = item
+    def ready(item):
+        start, stop, event, host = item
         if event is not None:
             event.synchronize()
-        for name, tensor in host.items():
-            parts.setdefault(name, []).append(tensor.numpy())
+        return start, stop, {name: tensor.numpy() for name, tensor in host.items()}
 
     start = 0
     with torch.inference_mode(), capture(module, selectors, latent=model.latent) as acts:
         while start < n:
             stop = min(start + batch_size, n)
-            xb = source[start:stop].to(device=device, dtype=dtype, non_blocking=True)
+            xb = torch.from_numpy(source.rows(slice(start, stop)))
+            if cuda:
+                xb = xb.pin_memory()
+            xb = xb.to(device=device, dtype=dtype, non_blocking=True)
             try:
                 result = module(xb)
             except torch.cuda.OutOfMemoryError:
@@ -126,8 +176,6 @@ def compute_activations(
                 torch.cuda.empty_cache()
                 log.warning("CUDA out of memory; retrying with batch_size %d", batch_size)
                 continue
-            # copies back to the host are queued behind this batch; they are read after the
-            # next batch has been queued, so the GPU is not idle while the host waits
             captured = dict(acts)
             if keep_output and isinstance(result, torch.Tensor):
                 captured[OUTPUT] = result
@@ -140,35 +188,52 @@ def compute_activations(
                 event = torch.cuda.Event()
                 event.record()
             if pending is not None:
-                collect(pending)
-            pending = (event, host)
+                yield ready(pending)
+            pending = (start, stop, event, host)
             start = stop
         if pending is not None:
-            collect(pending)
+            yield ready(pending)
+
+
+def compute_activations(
+    model: LoadedModel,
+    x: np.ndarray,
+    selectors: list[str],
+    device: torch.device,
+    batch_size: int = 256,
+    dtype: torch.dtype = torch.float32,
+    module: torch.nn.Module | None = None,
+    keep_output: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run the model over the input matrix `x`; return each captured module's (samples, dims) output."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for _, _, acts in stream_activations(
+        model, _ArraySource(x), selectors, device, batch_size, dtype, module, keep_output
+    ):
+        for name, values in acts.items():
+            parts.setdefault(name, []).append(values)
     return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
 
 
 def precision_check(
     model: LoadedModel,
-    x: np.ndarray,
+    source: InputSource | _ArraySource,
+    pick: np.ndarray,
     selectors: list[str],
     device: torch.device,
     dtype: torch.dtype,
     reduced: dict[str, np.ndarray],
-    rows: int = 256,
-    seed: int = 0,
 ) -> dict[str, Any]:
-    """Largest absolute difference per layer between a reduced-precision run and float32.
+    """Largest absolute difference per layer between reduced-precision rows and float32.
 
-    `model.module` must still be the float32 module.
+    `model.module` must be the float32 module; `reduced` holds the reduced run's rows `pick`.
     """
-    pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:rows])
     reference = compute_activations(
         model,
-        x[pick],
+        source.rows(pick),
         selectors,
         device,
-        len(pick) or 1,
+        max(1, len(pick)),
         torch.float32,
         module=model.module,
     )
@@ -176,7 +241,7 @@ def precision_check(
         "dtype": str(dtype).replace("torch.", ""),
         "rows_compared": int(len(pick)),
         "max_abs_diff": {
-            name: float(np.abs(reduced[name][pick] - ref).max()) if len(pick) else 0.0
+            name: float(np.abs(reduced[name] - ref).max()) if len(pick) else 0.0
             for name, ref in reference.items()
         },
     }
@@ -207,40 +272,23 @@ def embed_tile(
     allow_unphased: bool = False,
     config: dict[str, Any] | None = None,
     extra_qc: dict[str, Any] | None = None,
+    precision_rows: int = 256,
 ) -> EmbedResult:
-    """Embed one tile: capture `latent` plus `layers` and write Parquet files and the QC JSON."""
+    """Embed one tile: capture `latent` plus `layers`, stream them to Parquet, write the QC JSON.
+
+    Memory stays near the genotypes, the model and a few batches of activations: inputs are
+    encoded per batch and each layer's rows go to its Parquet file as they come.
+    """
     outdir = Path(outdir)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
-    selectors = ["latent", *(layers or [])]
-    chosen = resolve_selectors(model.module, selectors, latent=model.latent)
-    x = model_input(model, genotypes, allow_unphased)
+    chosen = resolve_selectors(model.module, ["latent", *(layers or [])], latent=model.latent)
+    source = input_source(model, genotypes, allow_unphased)
+    n = len(source)
     reference_module = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
+    pick = np.sort(np.random.default_rng(0).permutation(n)[:precision_rows])
     check_reconstruction = model.reconstructs_input and model.encoding == "allele_presence"
-    acts = compute_activations(
-        model,
-        x,
-        list(chosen),
-        torch_device,
-        batch_size,
-        torch_dtype,
-        keep_output=check_reconstruction,
-    )
-    reconstruction = None
-    if check_reconstruction:
-        reconstruction = reconstruction_qc(genotypes.alleles, acts.pop(OUTPUT))
-    precision = None
-    if reference_module is not None:
-        model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
-        precision = precision_check(model_f32, x, list(chosen), torch_device, torch_dtype, acts)
-    for name, values in acts.items():
-        if not np.isfinite(values).all():
-            bad = int((~np.isfinite(values)).any(axis=1).sum())
-            raise ModelError(
-                f"tile {tile.tile_id}: layer {name} of {model.path} gave NaN or infinite values "
-                f"for {bad} sample(s); check the model's weights"
-            )
-    versions = software_versions()
+    reconstruction = ReconstructionAccumulator(n) if check_reconstruction else None
     base_meta = {
         "tile_id": tile.tile_id,
         "tile": {"chrom": tile.chrom, "start": tile.start, "end": tile.end},
@@ -257,47 +305,80 @@ def embed_tile(
         "device": str(torch_device),
         "dtype": dtype,
         "batch_size": batch_size,
-        "versions": versions,
+        "versions": software_versions(),
         "config": config or {},
     }
-    files: dict[str, Path] = {}
+    writers: dict[str, EmbeddingWriter] = {}
     layer_info: dict[str, dict[str, Any]] = {}
-    for name, values in acts.items():
-        layer = layer_dir_name(name, model.latent)
-        path = outdir / "embeddings" / f"layer={layer}" / f"{tile.tile_id}.parquet"
-        write_embeddings(
-            path,
-            genotypes.samples,
-            tile.tile_id,
-            values,
-            {**base_meta, "layer": layer, "module": name},
-        )
-        files[layer] = path
-        layer_info[layer] = {
-            "module": name,
-            "width": int(values.shape[1]),
-            "file": path.relative_to(outdir).as_posix(),
-        }
+    picked: dict[str, list[np.ndarray]] = {}
+    try:
+        for start, stop, acts in stream_activations(
+            model,
+            source,
+            list(chosen),
+            torch_device,
+            batch_size,
+            torch_dtype,
+            keep_output=check_reconstruction,
+        ):
+            output = acts.pop(OUTPUT, None)
+            ids = genotypes.samples[start:stop]
+            for name, values in acts.items():
+                if not np.isfinite(values).all():
+                    bad = int((~np.isfinite(values)).any(axis=1).sum())
+                    raise ModelError(
+                        f"tile {tile.tile_id}: layer {name} of {model.path} gave NaN or infinite "
+                        f"values for {bad} sample(s) in rows {start}-{stop - 1}; check the model's weights"
+                    )
+                if name not in writers:
+                    layer = layer_dir_name(name, model.latent)
+                    path = outdir / "embeddings" / f"layer={layer}" / f"{tile.tile_id}.parquet"
+                    meta = {**base_meta, "layer": layer, "module": name}
+                    writers[name] = EmbeddingWriter(path, tile.tile_id, values.shape[1], meta)
+                    layer_info[layer] = {
+                        "module": name,
+                        "width": int(values.shape[1]),
+                        "file": path.relative_to(outdir).as_posix(),
+                    }
+                writers[name].write(ids, values)
+                if reference_module is not None:
+                    rows = pick[(pick >= start) & (pick < stop)] - start
+                    picked.setdefault(name, []).append(values[rows])
+            if reconstruction is not None and output is not None:
+                reconstruction.add(start, genotypes.alleles[start:stop], output)
+        precision = None
+        if reference_module is not None:
+            model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
+            reduced = {name: np.concatenate(parts) for name, parts in picked.items()}
+            precision = precision_check(
+                model_f32, source, pick, list(chosen), torch_device, torch_dtype, reduced
+            )
+        files = {layer_dir_name(name, model.latent): w.close() for name, w in writers.items()}
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
     qc = {
         **base_meta,
-        "n_samples": len(genotypes.samples),
+        "n_samples": n,
         "layers": layer_info,
         "layer_order": list(layer_info),  # forward order, as the hooks fired
     }
     if precision is not None:
         qc["reduced_precision"] = precision
     samples_path = outdir / "qc" / f"{tile.tile_id}.samples.tsv"
-    if reconstruction is not None:
-        per_sample = reconstruction.pop("per_sample_concordance")
-        calls = reconstruction.pop("per_sample_calls")
-        qc["reconstruction"] = reconstruction
     qc["per_sample_file"] = samples_path.relative_to(outdir).as_posix()
-    if reconstruction is None:
+    if reconstruction is not None:
+        result = reconstruction.result()
+        per_sample = result.pop("per_sample_concordance")
+        calls = result.pop("per_sample_calls")
+        qc["reconstruction"] = result
+    else:
         calls = (genotypes.alleles[..., 0] >= 0).sum(axis=1)
         per_sample = np.full(len(calls), np.nan)
     rows = ["sample_id\tobserved_calls\tconcordance"] + [
-        f"{sid}\t{n}\t{'NA' if c != c else f'{c:.6f}'}"
-        for sid, n, c in zip(genotypes.samples, calls.tolist(), per_sample.tolist())
+        f"{sid}\t{k}\t{'NA' if c != c else f'{c:.6f}'}"
+        for sid, k, c in zip(genotypes.samples, calls.tolist(), per_sample.tolist())
     ]
     write_text_atomic(samples_path, "\n".join(rows) + "\n")
     qc.update(extra_qc or {})

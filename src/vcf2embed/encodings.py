@@ -39,17 +39,33 @@ def phased_one_hot(alleles: np.ndarray) -> np.ndarray:
     return out.reshape(alleles.shape[0], -1)
 
 
-def alt_dosage(alleles: np.ndarray, dosage: np.ndarray | None = None) -> np.ndarray:
-    """Return alt dosage (0..2) per variant; missing values take the variant's mean dosage."""
-    if dosage is None:
-        observed = alleles[..., 0] >= 0
-        values = np.where(observed, alleles.sum(axis=-1), 0).astype(np.float32)
-        values[~observed] = np.nan
-    else:
-        values = dosage.astype(np.float32, copy=True)
+def _raw_dosage(alleles: np.ndarray, dosage: np.ndarray | None) -> np.ndarray:
+    if dosage is not None:
+        return dosage.astype(np.float32, copy=True)
+    observed = alleles[..., 0] >= 0
+    values = np.where(observed, alleles.sum(axis=-1), 0).astype(np.float32)
+    values[~observed] = np.nan
+    return values
+
+
+def dosage_means(alleles: np.ndarray, dosage: np.ndarray | None = None) -> np.ndarray:
+    """Mean observed ALT dosage per variant (0 where nothing is observed)."""
     with np.errstate(invalid="ignore"):
-        means = np.nanmean(np.where(np.isnan(values), np.nan, values), axis=0)
-    means = np.nan_to_num(means, nan=0.0)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(_raw_dosage(alleles, dosage), axis=0)
+    return np.nan_to_num(means, nan=0.0)
+
+
+def alt_dosage(
+    alleles: np.ndarray, dosage: np.ndarray | None = None, means: np.ndarray | None = None
+) -> np.ndarray:
+    """Return alt dosage (0..2) per variant; missing values take the variant's mean dosage."""
+    values = _raw_dosage(alleles, dosage)
+    if means is None:
+        means = dosage_means(alleles, dosage)
     holes = np.isnan(values)
     values[holes] = np.take(means, np.nonzero(holes)[1])
     return values
@@ -68,6 +84,7 @@ def encode(
     dosage: np.ndarray | None = None,
     allow_unphased: bool = False,
     where: str = "",
+    means: np.ndarray | None = None,
 ) -> np.ndarray:
     """Encode aligned genotypes as a float32 (samples, features) model input."""
     if encoding == "allele_presence":
@@ -82,5 +99,5 @@ def encode(
                 )
         return phased_one_hot(alleles)
     if encoding == "dosage":
-        return alt_dosage(alleles, dosage)
+        return alt_dosage(alleles, dosage, means)
     raise InputError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")

@@ -19,15 +19,20 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def temp_beside(final: Path) -> Path:
+    """Create an empty hidden temporary file in `final`'s folder, with the usual permissions."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600
+    return Path(tmp_name)
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it onto `final` only on success."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    tmp = temp_beside(final)
     try:
         yield tmp
         os.replace(tmp, final)

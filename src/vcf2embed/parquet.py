@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import atomic_path
+from .files import temp_beside
 
 METADATA_KEY = b"vcf2embed"
 ROW_GROUP_ROWS = 65536
@@ -18,9 +20,10 @@ ROW_GROUP_ROWS = 65536
 
 def embedding_table(sample_ids: list[str], tile_id: str, values: np.ndarray) -> pa.Table:
     """Build the table `sample_id, tile_id, embedding list<float32>` from a (samples, dims) array."""
-    values = np.ascontiguousarray(values, dtype=np.float32).reshape(len(sample_ids), -1)
-    width = values.shape[1]
-    offsets = np.arange(0, (len(sample_ids) + 1) * width, width, dtype=np.int32)
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    width = values.shape[1] if values.ndim == 2 else values.size // max(1, len(sample_ids))
+    values = values.reshape(len(sample_ids), width)
+    offsets = np.arange(len(sample_ids) + 1, dtype=np.int32) * width
     embedding = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.reshape(-1)))
     return pa.table(
         {
@@ -31,6 +34,70 @@ def embedding_table(sample_ids: list[str], tile_id: str, values: np.ndarray) -> 
     )
 
 
+def rows_per_group(width: int) -> int:
+    """Rows per row group: up to 65,536 samples, about 32 MB of floats at most (1,024 at least)."""
+    return int(max(1024, min(ROW_GROUP_ROWS, (32 << 20) // max(1, 4 * width))))
+
+
+class EmbeddingWriter:
+    """Streams one (layer, tile) file batch by batch; the file appears only on `close()`."""
+
+    def __init__(
+        self, path: str | Path, tile_id: str, width: int, metadata: dict[str, Any]
+    ) -> None:
+        self.path = Path(path)
+        self.tmp = temp_beside(self.path)
+        self.tile_id, self.width = tile_id, width
+        self.group = rows_per_group(width)
+        self.pending_ids: list[str] = []
+        self.pending: list[np.ndarray] = []
+        self.pending_rows = 0
+        schema = embedding_table([], tile_id, np.zeros((0, width), dtype=np.float32)).schema
+        schema = schema.with_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+        self.writer = pq.ParquetWriter(
+            self.tmp,
+            schema,
+            compression="zstd",
+            use_dictionary=["sample_id", "tile_id"],
+            use_byte_stream_split=["embedding.list.element"],
+        )
+
+    def write(self, sample_ids: list[str], values: np.ndarray) -> None:
+        """Add rows; full row groups are written out."""
+        self.pending_ids += sample_ids
+        self.pending.append(
+            np.asarray(values, dtype=np.float32).reshape(len(sample_ids), self.width)
+        )
+        self.pending_rows += len(sample_ids)
+        while self.pending_rows >= self.group:
+            self._flush(self.group)
+
+    def _flush(self, rows: int) -> None:
+        values = np.concatenate(self.pending, axis=0) if len(self.pending) > 1 else self.pending[0]
+        ids = self.pending_ids
+        self.writer.write_table(
+            embedding_table(ids[:rows], self.tile_id, values[:rows]), row_group_size=rows
+        )
+        self.pending_ids = ids[rows:]
+        self.pending = [values[rows:]] if len(values) > rows else []
+        self.pending_rows -= rows
+
+    def close(self) -> Path:
+        """Write what is left and move the file into place."""
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
 def write_embeddings(
     path: str | Path,
     sample_ids: list[str],
@@ -39,17 +106,14 @@ def write_embeddings(
     metadata: dict[str, Any],
 ) -> None:
     """Write one (layer, tile) embedding file with its metadata, atomically."""
-    table = embedding_table(sample_ids, tile_id, values)
-    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    with atomic_path(path) as tmp:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            use_dictionary=["sample_id", "tile_id"],
-            use_byte_stream_split=["embedding.list.element"],
-            row_group_size=ROW_GROUP_ROWS,
-        )
+    values = np.asarray(values, dtype=np.float32).reshape(len(sample_ids), -1)
+    writer = EmbeddingWriter(path, tile_id, values.shape[1], metadata)
+    try:
+        writer.write(sample_ids, values)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

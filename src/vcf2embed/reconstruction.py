@@ -52,18 +52,44 @@ def dosage_r2(alleles: np.ndarray, output: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1] ** 2)
 
 
+class ReconstructionAccumulator:
+    """Concordance and dosage r-squared of a reconstruction, accumulated batch by batch."""
+
+    def __init__(self, n_samples: int) -> None:
+        self.correct = np.zeros(n_samples, dtype=np.int64)
+        self.calls = np.zeros(n_samples, dtype=np.int64)
+        self.sums = np.zeros(5)  # sum x, sum y, sum xy, sum x^2, sum y^2 over observed calls
+
+    def add(self, start: int, alleles: np.ndarray, output: np.ndarray) -> None:
+        """Add the samples `start ...` of one batch."""
+        obs = observed_dosage(alleles)
+        mask = obs >= 0
+        stop = start + len(obs)
+        self.correct[start:stop] += ((called_dosage(output) == obs) & mask).sum(axis=1)
+        self.calls[start:stop] += mask.sum(axis=1)
+        x = expected_dosage(output)[mask]
+        y = obs[mask].astype(np.float64)
+        self.sums += (x.sum(), y.sum(), (x * y).sum(), (x * x).sum(), (y * y).sum())
+
+    def result(self) -> dict:
+        """Tile-level figures and the per-sample concordance and call counts."""
+        n = int(self.calls.sum())
+        sx, sy, sxy, sxx, syy = self.sums
+        var = (n * sxx - sx * sx) * (n * syy - sy * sy)
+        r2 = float((n * sxy - sx * sy) ** 2 / var) if n > 1 and var > 0 else float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_sample = np.where(self.calls > 0, self.correct / np.maximum(self.calls, 1), np.nan)
+        return {
+            "concordance": float(self.correct.sum() / n) if n else float("nan"),
+            "dosage_r2": r2,
+            "observed_calls": n,
+            "per_sample_concordance": per_sample,
+            "per_sample_calls": self.calls.copy(),
+        }
+
+
 def reconstruction_qc(alleles: np.ndarray, output: np.ndarray) -> dict:
     """Tile-level and per-sample concordance and dosage r-squared of a reconstruction."""
-    obs = observed_dosage(alleles)
-    mask = obs >= 0
-    correct = (called_dosage(output) == obs) & mask
-    per_calls = mask.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_sample = np.where(per_calls > 0, correct.sum(axis=1) / np.maximum(per_calls, 1), np.nan)
-    return {
-        "concordance": float(correct.sum() / mask.sum()) if mask.any() else float("nan"),
-        "dosage_r2": dosage_r2(alleles, output),
-        "observed_calls": int(mask.sum()),
-        "per_sample_concordance": per_sample,
-        "per_sample_calls": per_calls,
-    }
+    acc = ReconstructionAccumulator(len(alleles))
+    acc.add(0, alleles, output)
+    return acc.result()
