@@ -22,7 +22,8 @@ import numpy as np
 from .errors import InputError
 from .progress import track
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20
+DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
 _SPLIT = re.compile(rb"[|/]")
@@ -151,17 +152,21 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
                 needed.append((parts[8], parts[9], label, chosen))
         if not needed:
             continue
-        simple = [
-            k for k, (fmt, calls, _, _) in enumerate(needed) if fmt == b"GT" and len(calls) == width
-        ]
-        decoded: dict[int, np.ndarray | None] = {}
-        if simple:
-            arrays, valid = decode_simple([needed[k][1] for k in simple], n_samples)
-            for row, k in enumerate(simple):
-                if valid[row]:
-                    decoded[k] = arrays[row]
-        for k, (fmt, calls, label, chosen) in enumerate(needed):
-            g = decoded[k] if k in decoded else decode_general(fmt, calls, n_samples, label)
-            g = g[order] if g is not None else None
-            for j, _kind, lut in chosen:
-                aligner.fill_calls(j, g, lut)
+        for first in range(0, len(needed), DECODE_LINES):
+            group = needed[first : first + DECODE_LINES]
+            simple = [
+                k
+                for k, (fmt, calls, _, _) in enumerate(group)
+                if fmt == b"GT" and len(calls) == width
+            ]
+            decoded: dict[int, np.ndarray] = {}
+            if simple:
+                arrays, valid = decode_simple([group[k][1] for k in simple], n_samples)
+                for row, k in enumerate(simple):
+                    if valid[row]:
+                        decoded[k] = arrays[row]
+            for k, (fmt, calls, label, chosen) in enumerate(group):
+                g = decoded[k] if k in decoded else decode_general(fmt, calls, n_samples, label)
+                g = g[order] if g is not None else None
+                for j, _kind, lut in chosen:
+                    aligner.fill_calls(j, g, lut)

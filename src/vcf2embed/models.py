@@ -91,7 +91,7 @@ def _check_state_dict(module: nn.Module, state: dict[str, torch.Tensor], where: 
                 f"{where}: weight {key} has shape {tuple(state[key].shape)}, the architecture "
                 f"expects {tuple(tensor.shape)}"
             )
-    module.load_state_dict(state)
+    module.load_state_dict(state, assign=True)  # no second copy of the weights
 
 
 def _lab_encoding(ni: int, n_variants: int, where: Path) -> str:
