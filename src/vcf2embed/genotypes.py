@@ -266,14 +266,18 @@ def is_strand_ambiguous(ref: str, alt: str) -> bool:
     return len(ref) == 1 and _COMPLEMENT.get(ref) == alt
 
 
-def _record_label(rec) -> str:
-    return f"{rec.CHROM}:{rec.POS} {rec.REF}>{','.join(rec.ALT) or '.'}"
+def _record_label(rec) -> tuple:
+    return (rec.CHROM, rec.POS, rec.REF, ",".join(rec.ALT) or ".")
 
 
-def _convert_calls(
-    g: np.ndarray, lut: np.ndarray, qc: AlignmentQC
-) -> tuple[np.ndarray, np.ndarray]:
-    """Turn cyvcf2 allele indices into model allele codes and a phased flag."""
+def format_label(label: tuple) -> str:
+    """`chrom:pos ref>alt` of a record label tuple."""
+    chrom, pos, ref, alt = label
+    return f"{chrom}:{pos} {ref}>{alt}"
+
+
+def array_codes(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
+    """Model allele codes of cyvcf2-layout calls: 0/1, -1 missing, -2 another allele; and phased."""
     ploidy = g.shape[1] - 1
     phased = g[:, -1].astype(bool)
     if ploidy == 1:
@@ -287,16 +291,9 @@ def _convert_calls(
             a[haploid, 1] = a[haploid, 0]
     else:
         raise InputError(f"ploidy {ploidy} is not supported; only haploid and diploid calls are")
-    raw_missing = a < 0
-    codes = np.where(raw_missing, -1, lut[np.clip(a, 0, len(lut) - 1)])
-    both_missing = raw_missing.all(axis=1)
-    half_missing = raw_missing.any(axis=1) & ~both_missing
-    other = (codes < 0).any(axis=1) & ~raw_missing.any(axis=1)
-    qc.calls_missing += int(np.count_nonzero(both_missing))
-    qc.calls_half_missing += int(np.count_nonzero(half_missing))
-    qc.calls_other_allele += int(np.count_nonzero(other))
-    codes[(codes < 0).any(axis=1)] = -1
-    return codes.astype(np.int8), phased
+    table = np.where(lut < 0, -2, lut).astype(np.int8)
+    codes = np.where(a < 0, -1, table[np.clip(a, 0, len(table) - 1)]).astype(np.int8)
+    return codes, phased
 
 
 def _dosage(
@@ -323,6 +320,14 @@ def _dosage(
     return None
 
 
+def blocked_transpose(a: np.ndarray, block: int = 256) -> np.ndarray:
+    """A contiguous transpose of a 2-D array, copied in row blocks (much faster than at once)."""
+    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
+    for start in range(0, a.shape[0], block):
+        out[:, start : start + block] = a[start : start + block].T
+    return out
+
+
 class _Aligner:
     """Chooses, for every model variant, the best-matching record and stores its calls."""
 
@@ -337,8 +342,9 @@ class _Aligner:
         n_samples, n_var = len(order), len(variants)
         self.variants, self.order, self.qc, self.path = variants, order, qc, path
         self.genotype_field = genotype_field
-        self.alleles = np.full((n_samples, n_var, 2), -1, dtype=np.int8)
-        self.phased = np.zeros((n_samples, n_var), dtype=bool)
+        # variant-major while reading (each record fills a contiguous row); see sample_major()
+        self.alleles_vm = np.full((n_var, n_samples, 2), -1, dtype=np.int8)
+        self.phased_vm = np.zeros((n_var, n_samples), dtype=bool)
         self.dosage = (
             np.full((n_samples, n_var), np.nan, dtype=np.float32)
             if genotype_field != "GT"
@@ -351,7 +357,7 @@ class _Aligner:
         self.kinds: dict[int, str] = {}
 
     def candidates(
-        self, pos: int, rec_alleles: list[str], label: str
+        self, pos: int, rec_alleles: list[str], label: tuple
     ) -> list[tuple[int, str, np.ndarray]]:
         """Model variants this record now supplies, as (index, kind, allele lookup table)."""
         self.qc.records_read += 1
@@ -377,7 +383,8 @@ class _Aligner:
                     continue
                 if old_rank == _RANK[kind]:
                     raise InputError(
-                        f"{self.path}: records {old_label} and {label} both match model variant "
+                        f"{self.path}: records {format_label(old_label)} and {format_label(label)} "
+                        f"both match model variant "
                         f"{self.variants.label(j)}; remove the duplicate (e.g. `bcftools norm -d exact`)"
                     )
             self.chosen[j] = (_RANK[kind], label)
@@ -390,15 +397,46 @@ class _Aligner:
             self.qc.records_not_in_model += 1
         return out
 
-    def fill_calls(self, j: int, g: np.ndarray | None, lut: np.ndarray) -> None:
-        """Store a record's calls (cyvcf2 `genotype.array()` layout, rows in output order)."""
-        if g is None:
-            if self.genotype_field == "GT":
-                self.qc.records_without_field += 1
-            return
-        codes, ph = _convert_calls(g, lut, self.qc)
-        self.alleles[:, j] = codes
-        self.phased[:, j] = ph
+    def fill_codes(
+        self, js: list[int], codes: np.ndarray, phased: np.ndarray, may_have_other: bool = True
+    ) -> None:
+        """Store (records, samples, 2) codes (-1 missing, -2 another allele; samples in output order)."""
+        if len(set(js)) != len(js):  # a later, better record replaces an earlier one
+            last = {j: k for k, j in enumerate(js)}
+            keep = sorted(last.values())
+            js, codes, phased = [js[k] for k in keep], codes[keep], phased[keep]
+        codes = np.ascontiguousarray(codes)
+        pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
+        both_missing = pair == -1
+        negative = (pair & np.int16(-32640)) != 0  # 0x8080: either allele code is negative
+        n_both = int(np.count_nonzero(both_missing))
+        n_negative = int(np.count_nonzero(negative))
+        n_other = 0
+        if may_have_other:
+            # per call (two bytes viewed as one uint16): any allele -2 and none -1
+            other = ((codes == -2).view(np.uint16) != 0) & ((codes == -1).view(np.uint16) == 0)
+            n_other = int(np.count_nonzero(other))
+        self.qc.calls_missing += n_both
+        self.qc.calls_other_allele += n_other
+        self.qc.calls_half_missing += n_negative - n_both - n_other
+        pair[negative] = -1
+        if js == list(range(js[0], js[0] + len(js))):
+            self.alleles_vm[js[0] : js[0] + len(js)] = codes
+            self.phased_vm[js[0] : js[0] + len(js)] = phased
+        else:
+            self.alleles_vm[js] = codes
+            self.phased_vm[js] = phased
+
+    def sample_major(self) -> tuple[np.ndarray, np.ndarray]:
+        """The calls as (samples, variants, 2) alleles and (samples, variants) phased."""
+        pairs = self.alleles_vm.view(np.int16)[..., 0]  # both alleles of a call as one int16
+        alleles = blocked_transpose(pairs).view(np.int8).reshape(pairs.shape[1], pairs.shape[0], 2)
+        return alleles, blocked_transpose(self.phased_vm)
+
+    def missing_field(self) -> None:
+        """Count a record that lacks GT."""
+        if self.genotype_field == "GT":
+            self.qc.records_without_field += 1
 
     def fill_dosage(self, j: int, ds: np.ndarray | None) -> None:
         """Store a record's ALT dosage (rows in output order), or count it as lacking the field."""
@@ -419,6 +457,16 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
         raise InputError(f"{path}: cannot query {region} ({exc}); re-index the file") from None
     has_gt = "GT" in _format_ids(vcf)
     order = aligner.order
+    group = max(1, min(256, (64 << 20) // max(1, 6 * len(order))))
+    js: list[int] = []
+    codes: list[np.ndarray] = []
+    phases: list[np.ndarray] = []
+
+    def flush() -> None:
+        if js:
+            aligner.fill_codes(list(js), np.stack(codes), np.stack(phases))
+            js.clear(), codes.clear(), phases.clear()
+
     for rec in track(records, desc=desc, unit="records"):
         rec_alleles = [rec.REF.upper(), *(a.upper() for a in rec.ALT)]
         chosen = aligner.candidates(rec.POS, rec_alleles, _record_label(rec))
@@ -427,7 +475,11 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
         gt = rec.genotype if has_gt else None
         g = gt.array()[order] if gt is not None else None
         for j, kind, lut in chosen:
-            aligner.fill_calls(j, g, lut)
+            if g is None:
+                aligner.missing_field()
+            else:
+                c, ph = array_codes(g, lut, aligner.qc)
+                js.append(j), codes.append(c), phases.append(ph)
             if aligner.dosage is not None:
                 ref, alt = (
                     rec_alleles[int(np.argmax(lut == 0))],
@@ -435,6 +487,9 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
                 )
                 ds = _dosage(rec, aligner.genotype_field, kind, rec_alleles, ref, alt)
                 aligner.fill_dosage(j, ds[order] if ds is not None else None)
+        if len(js) >= group:
+            flush()
+    flush()
 
 
 def choose_reader(path: Path, genotype_field: str, reader: str) -> str:
@@ -474,8 +529,9 @@ def read_tile_genotypes(
         )
     path = Path(vcf_path)
     vcf = open_vcf(path)
-    order = sample_order(list(vcf.samples), samples, path)
-    sample_ids = [vcf.samples[i] for i in order]
+    vcf_samples = list(vcf.samples)  # cyvcf2 rebuilds the list on every access
+    order = sample_order(vcf_samples, samples, path)
+    sample_ids = [vcf_samples[i] for i in order]
     n_samples, n_var = len(order), len(variants)
     qc = AlignmentQC(n_model_variants=n_var, n_samples=n_samples)
     if genotype_field != "GT" and genotype_field not in _format_ids(vcf):
@@ -492,7 +548,7 @@ def read_tile_genotypes(
         if used_reader == "text":
             from .gtext import read_text_region
 
-            read_text_region(path, region, len(vcf.samples), aligner, desc)
+            read_text_region(path, region, len(vcf_samples), aligner, desc)
         else:
             _read_cyvcf2(vcf, path, region, aligner, desc)
     except InputError:
@@ -519,11 +575,12 @@ def read_tile_genotypes(
         )
     if qc.match_rate < min_variant_match:
         raise AlignmentError(_low_match_message(tile, path, variants, qc, min_variant_match))
+    alleles, phased = aligner.sample_major()
     return TileGenotypes(
         tile_id=tile.tile_id,
         samples=sample_ids,
-        alleles=aligner.alleles,
-        phased=aligner.phased,
+        alleles=alleles,
+        phased=phased,
         dosage=aligner.dosage,
         qc=qc,
         source={

@@ -12,9 +12,11 @@ two readers equal.
 
 from __future__ import annotations
 
+import queue
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,8 @@ import numpy as np
 from .errors import InputError
 from .progress import track
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
+READ_BYTES = 256 << 10
 DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
@@ -40,22 +43,61 @@ def text_reader_available(path: Path) -> bool:
     )
 
 
-def decode_simple(calls: list[bytes], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decode GT-only lines of 4-byte diploid calls; return (records, n, 3) arrays and a validity mask."""
-    raw = np.frombuffer(b"\t".join(calls) + b"\t", dtype=np.uint8).reshape(len(calls), n, 4)
-    a, sep, b, tab = raw[..., 0], raw[..., 1], raw[..., 2], raw[..., 3]
+def simple_codes(
+    calls: list, luts: list[np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Model allele codes of GT-only lines of 4-byte diploid calls, for many lines at once.
 
-    def allele_ok(x: np.ndarray) -> np.ndarray:
-        return ((x >= _ZERO) & (x <= _NINE)) | (x == _DOT)
+    Returns (lines, n, 2) codes (0/1, -1 missing, -2 another allele), (lines, n) phased, which
+    lines were well-formed (the others need `decode_general`), and whether any code can be -2.
+    """
+    count = len(calls)
+    raw = np.frombuffer(b"\t".join(calls) + b"\t", dtype=np.uint8).reshape(count, n, 4)
+    sep = raw[..., 1]
+    phased = sep == _BAR
+    valid = ((phased | (sep == _SLASH)) & (raw[..., 3] == _TAB)).all(axis=1)
+    # allele byte minus '0': digits 0..9, '.' -> -2 (as int8)
+    v = (raw[..., 0:3:2] - np.uint8(_ZERO)).view(np.int8)
+    kind = np.array([_lut_kind(lut) for lut in luts])
+    codes = np.empty((count, n, 2), dtype=np.int8)
+    plain = kind < 2
+    if plain.any():
+        vp = v[plain]
+        flat = vp.reshape(len(vp), -1)
+        # biallelic calls hold only '0', '1' and '.' (-2); the tab and separator checks above
+        # already pin every allele byte to its place
+        valid[plain] &= (flat.min(axis=1) >= -2) & (flat.max(axis=1) <= 1)
+        vp = np.maximum(vp, -1)  # '.' is missing
+        swapped = kind[plain] == 1
+        if swapped.any():
+            vs = vp[swapped]
+            vp[swapped] = np.where(vs >= 0, 1 - vs, vs)
+        codes[plain] = vp
+    other = ~plain
+    if other.any():
+        rows = np.nonzero(other)[0]
+        tables = np.full((len(rows), 256), -3, dtype=np.int8)
+        tables[:, _DOT] = -1
+        for r, row in enumerate(rows):
+            lut = luts[row]
+            k = min(len(lut), 10)
+            tables[r, _ZERO : _ZERO + k] = np.where(lut[:k] < 0, -2, lut[:k])
+        index = raw[rows][..., 0:3:2].astype(np.intp)
+        index += (np.arange(len(rows), dtype=np.intp) * 256)[:, None, None]
+        picked = tables.ravel()[index]
+        valid[rows] &= (picked > -3).all(axis=(1, 2))
+        codes[rows] = picked
+    return codes, phased, valid, bool(other.any())
 
-    valid = ((tab == _TAB) & ((sep == _BAR) | (sep == _SLASH)) & allele_ok(a) & allele_ok(b)).all(
-        axis=1
-    )
-    out = np.empty((len(calls), n, 3), dtype=np.int16)
-    out[..., 0] = np.where(a == _DOT, -1, a.astype(np.int16) - _ZERO)
-    out[..., 1] = np.where(b == _DOT, -1, b.astype(np.int16) - _ZERO)
-    out[..., 2] = sep == _BAR
-    return out, valid
+
+def _lut_kind(lut: np.ndarray) -> int:
+    """0: biallelic, model REF = VCF REF; 1: biallelic swapped; 2: anything else."""
+    if len(lut) == 2:
+        if lut[0] == 0 and lut[1] == 1:
+            return 0
+        if lut[0] == 1 and lut[1] == 0:
+            return 1
+    return 2
 
 
 def _allele(text: bytes, label: str) -> int:
@@ -97,31 +139,52 @@ def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray |
     return out
 
 
-def _lines(path: Path, region: str):
-    """Yield lists of raw record lines of `region`, as htslib's tabix cuts them."""
+def _blocks(stream, out: queue.Queue) -> None:
+    """Read the pipe in a thread, so htslib keeps decompressing while records are parsed."""
+    try:
+        while True:
+            block = stream.read(READ_BYTES)
+            out.put(block)
+            if not block:
+                return
+    except BaseException as exc:  # handed to the consumer
+        out.put(exc)
+
+
+def _chunks(path: Path, region: str):
+    """Yield blocks of whole record lines of `region`, as htslib's tabix cuts them."""
     proc = subprocess.Popen(
         ["tabix", str(path), region], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None and proc.stderr is not None
+    blocks: queue.Queue = queue.Queue(maxsize=CHUNK_BYTES // READ_BYTES)
+    reader = threading.Thread(target=_blocks, args=(proc.stdout, blocks), daemon=True)
+    reader.start()
     rest = b""
     try:
+        pending: list[bytes] = []
+        size = 0
         while True:
-            block = proc.stdout.read(CHUNK_BYTES)
+            block = blocks.get()
+            if isinstance(block, BaseException):
+                raise block
+            if block:
+                pending.append(block)
+                size += len(block)
+            if size >= CHUNK_BYTES or (not block and (pending or rest)):
+                data = rest + b"".join(pending)
+                pending, size = [], 0
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                rest = data[cut:] if block else b""
+                if cut:
+                    yield data[:cut] if cut < len(data) else data
             if not block:
                 break
-            block = rest + block
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                rest = block
-                continue
-            rest = block[cut + 1 :]
-            yield block[:cut].split(b"\n")
-        if rest.strip():
-            yield [rest]
     finally:
         proc.stdout.close()
         err = proc.stderr.read().decode(errors="replace").strip()
         code = proc.wait()
+        reader.join(timeout=5)
     if code != 0:
         raise InputError(
             f"{path}: tabix could not read {region}: {err.splitlines()[-1] if err else code}"
@@ -130,43 +193,78 @@ def _lines(path: Path, region: str):
 
 def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
     """Align every record of `region` of a bgzipped VCF, decoding GT text with numpy."""
+    from .genotypes import array_codes, format_label
+
     order = aligner.order
     width = 4 * n_samples - 1
-    for lines in track(_lines(path, region), desc=desc, unit="chunks"):
+    all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
+    for data in track(_chunks(path, region), desc=desc, unit="chunks"):
         needed = []
-        for line in lines:
-            if not line:
+        view = memoryview(data)
+        start, size = 0, len(data)
+        while start < size:
+            end = data.find(b"\n", start)
+            if end < 0:
+                end = size
+            if end == start:
+                start += 1
                 continue
-            parts = line.split(b"\t", 9)
-            if len(parts) < 10:
+            try:
+                cut = start - 1
+                for _ in range(9):  # the genotype columns follow the 9th tab; they are not copied
+                    cut = data.index(b"\t", cut + 1, end)
+            except ValueError:
                 raise InputError(
-                    f"{path}: a record in {region} has {len(parts)} columns; a VCF with samples needs 10 or more"
-                )
+                    f"{path}: a record in {region} has fewer than 10 columns; a VCF with samples needs 10 or more"
+                ) from None
+            parts = data[start:cut].split(b"\t")
+            pos = int(parts[1])
+            calls = view[cut + 1 : end]
+            start = end + 1
+            if pos not in aligner.by_pos:
+                aligner.qc.records_read += 1
+                aligner.qc.records_not_in_model += 1
+                continue
             ref, alt = parts[3].decode(), parts[4].decode()
             alts = [] if alt == "." else alt.split(",")
-            label = f"{parts[0].decode()}:{int(parts[1])} {ref}>{alt}"
-            chosen = aligner.candidates(
-                int(parts[1]), [ref.upper(), *(a.upper() for a in alts)], label
-            )
-            if chosen:
-                needed.append((parts[8], parts[9], label, chosen))
-        if not needed:
-            continue
+            label = (parts[0].decode(), pos, ref, alt)
+            for j, _kind, lut in aligner.candidates(
+                pos, [ref.upper(), *(a.upper() for a in alts)], label
+            ):
+                needed.append((j, lut, parts[8], calls, label))
         for first in range(0, len(needed), DECODE_LINES):
             group = needed[first : first + DECODE_LINES]
             simple = [
-                k
-                for k, (fmt, calls, _, _) in enumerate(group)
-                if fmt == b"GT" and len(calls) == width
+                k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width
             ]
-            decoded: dict[int, np.ndarray] = {}
+            rows: dict[
+                int, tuple[int, np.ndarray, np.ndarray]
+            ] = {}  # group index -> (j, codes, phased)
+            may_have_other = False
             if simple:
-                arrays, valid = decode_simple([group[k][1] for k in simple], n_samples)
-                for row, k in enumerate(simple):
-                    if valid[row]:
-                        decoded[k] = arrays[row]
-            for k, (fmt, calls, label, chosen) in enumerate(group):
-                g = decoded[k] if k in decoded else decode_general(fmt, calls, n_samples, label)
-                g = g[order] if g is not None else None
-                for j, _kind, lut in chosen:
-                    aligner.fill_calls(j, g, lut)
+                codes, phased, valid, may_have_other = simple_codes(
+                    [group[k][3] for k in simple], [group[k][1] for k in simple], n_samples
+                )
+                if not all_samples:
+                    codes, phased = codes[:, order], phased[:, order]
+                for r in np.nonzero(valid)[0]:
+                    rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r])
+            for k, (j, lut, fmt, calls, label) in enumerate(group):
+                if k in rows:
+                    continue
+                g = decode_general(fmt, bytes(calls), n_samples, format_label(label))
+                if g is None:
+                    aligner.missing_field()
+                    continue
+                c, ph = array_codes(g[order], lut, aligner.qc)
+                rows[k] = (j, c, ph)
+                may_have_other = True
+            ks = sorted(rows)  # file order: a later, better record replaces an earlier one
+            js = [rows[k][0] for k in ks]
+            if js:
+                aligner.fill_codes(
+                    js,
+                    np.stack([rows[k][1] for k in ks]),
+                    np.stack([rows[k][2] for k in ks]),
+                    may_have_other,
+                )
