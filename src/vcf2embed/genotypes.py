@@ -76,23 +76,67 @@ class AlignmentQC:
         return {**asdict(self), "matched": self.matched, "match_rate": self.match_rate}
 
 
-@dataclass
 class TileGenotypes:
-    """A tile's genotypes aligned to its model's variant list."""
+    """A tile's genotypes aligned to its model's variant list.
 
-    tile_id: str
-    samples: list[str]
-    alleles: np.ndarray  # int8 (samples, variants, 2): 0 model REF, 1 model ALT, -1 missing
-    phased: np.ndarray  # bool (samples, variants)
-    dosage: np.ndarray | None  # float32 (samples, variants), NaN missing; from DS or GP
-    qc: AlignmentQC
-    source: dict = field(default_factory=dict)
+    Calls are allele codes relative to the model's alleles: 0 REF, 1 ALT, -1 missing. They are
+    kept variant-major (`alleles_vm`, (variants, samples, 2) int8; `phased_vm`, (variants,
+    samples) bool), the order they are read in; `alleles` and `phased` give the sample-major
+    views ((samples, variants, 2) and (samples, variants)) the encoders use, made on first use.
+    `dosage` is (samples, variants) float32 from DS or GP, NaN where missing, or None.
+    """
+
+    def __init__(
+        self,
+        tile_id: str,
+        samples: list[str],
+        alleles: np.ndarray | None = None,
+        phased: np.ndarray | None = None,
+        dosage: np.ndarray | None = None,
+        qc: AlignmentQC | None = None,
+        source: dict | None = None,
+        alleles_vm: np.ndarray | None = None,
+        phased_vm: np.ndarray | None = None,
+    ) -> None:
+        self.tile_id = tile_id
+        self.samples = samples
+        self._alleles, self._phased = alleles, phased
+        self.alleles_vm, self.phased_vm = alleles_vm, phased_vm
+        self.dosage = dosage
+        self.qc = qc or AlignmentQC()
+        self.source = source or {}
+
+    @property
+    def alleles(self) -> np.ndarray:
+        """(samples, variants, 2) int8 allele codes."""
+        if self._alleles is None:
+            pairs = self.alleles_vm.view(np.int16)[..., 0]  # both alleles of a call as one int16
+            n_var, n_samples = pairs.shape
+            self._alleles = blocked_transpose(pairs).view(np.int8).reshape(n_samples, n_var, 2)
+        return self._alleles
+
+    @property
+    def phased(self) -> np.ndarray:
+        """(samples, variants) bool: the call is phased."""
+        if self._phased is None:
+            self._phased = blocked_transpose(self.phased_vm)
+        return self._phased
+
+    def _variant_major(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.alleles_vm is not None:
+            return self.alleles_vm, self.phased_vm
+        pairs = self._alleles.view(np.int16)[..., 0]
+        n_samples, n_var = pairs.shape
+        return blocked_transpose(pairs).view(np.int8).reshape(
+            n_var, n_samples, 2
+        ), blocked_transpose(self._phased)
 
     def save(self, path: str | Path) -> None:
         """Write as an uncompressed `.npz` (no pickled objects), atomically."""
+        alleles_vm, phased_vm = self._variant_major()
         arrays = {
-            "alleles": self.alleles,
-            "phased": self.phased,
+            "alleles_vm": alleles_vm,
+            "phased_vm": np.packbits(phased_vm, axis=1),
             "samples": np.asarray(self.samples, dtype=np.str_),
             "meta": np.asarray(
                 json.dumps({"tile_id": self.tile_id, "qc": asdict(self.qc), "source": self.source})
@@ -110,11 +154,14 @@ class TileGenotypes:
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
+                samples = [str(s) for s in data["samples"]]
                 return cls(
                     tile_id=meta["tile_id"],
-                    samples=[str(s) for s in data["samples"]],
-                    alleles=data["alleles"],
-                    phased=data["phased"],
+                    samples=samples,
+                    alleles_vm=data["alleles_vm"],
+                    phased_vm=np.unpackbits(data["phased_vm"], axis=1, count=len(samples)).astype(
+                        bool
+                    ),
                     dosage=data["dosage"] if "dosage" in data else None,
                     qc=AlignmentQC(**meta["qc"]),
                     source=meta.get("source", {}),
@@ -149,10 +196,8 @@ def find_index(path: Path) -> Path | None:
     return None
 
 
-def open_vcf(path: Path, samples: list[str] | None = None):
-    """Open an indexed VCF/BCF with cyvcf2 and check its samples and index."""
-    from cyvcf2 import VCF
-
+def check_indexed(path: Path) -> None:
+    """Raise unless `path` exists and has a .tbi or .csi index."""
     if not path.exists():
         raise InputError(f"VCF {path} does not exist")
     if find_index(path) is None:
@@ -160,6 +205,22 @@ def open_vcf(path: Path, samples: list[str] | None = None):
         raise InputError(
             f"{path} has no index (.tbi or .csi); make one with `bcftools index {kind} {path}`"
         )
+
+
+def check_unique_samples(path: Path, samples: list[str]) -> None:
+    """Raise on the first sample ID that the header lists twice."""
+    seen: set[str] = set()
+    for s in samples:
+        if s in seen:
+            raise InputError(f"{path}: sample ID {s!r} appears more than once in the header")
+        seen.add(s)
+
+
+def open_vcf(path: Path, samples: list[str] | None = None):
+    """Open an indexed VCF/BCF with cyvcf2 and check its samples and index."""
+    from cyvcf2 import VCF
+
+    check_indexed(path)
     try:
         vcf = VCF(str(path), strict_gt=True, lazy=True)
     except Exception as exc:  # cyvcf2 raises plain Exception on bad headers
@@ -169,11 +230,7 @@ def open_vcf(path: Path, samples: list[str] | None = None):
                 f"{path}: sample ID {duplicate!r} appears more than once in the header"
             ) from None
         raise InputError(f"{path}: cannot be read as VCF/BCF ({exc})") from None
-    seen: set[str] = set()
-    for s in vcf.samples:
-        if s in seen:
-            raise InputError(f"{path}: sample ID {s!r} appears more than once in the header")
-        seen.add(s)
+    check_unique_samples(path, list(vcf.samples))
     return vcf
 
 
@@ -236,9 +293,8 @@ def sample_order(vcf_samples: list[str], wanted: list[str] | None, where: Path) 
     return np.asarray([position[s] for s in wanted], dtype=np.int64)
 
 
-def pick_contig(vcf, path: Path, chrom: str) -> str:
+def pick_contig(names: list[str], path: Path, chrom: str) -> str:
     """Return the VCF's name for `chrom`, with or without a `chr` prefix."""
-    names = list(vcf.seqnames)
     for cand in (chrom, normalize_chrom(chrom), "chr" + normalize_chrom(chrom)):
         if cand in names:
             return cand
@@ -274,6 +330,27 @@ def format_label(label: tuple) -> str:
     """`chrom:pos ref>alt` of a record label tuple."""
     chrom, pos, ref, alt = label
     return f"{chrom}:{pos} {ref}>{alt}"
+
+
+def batch_array_codes(
+    g: np.ndarray, luts: list[np.ndarray], qc: AlignmentQC
+) -> tuple[np.ndarray, np.ndarray]:
+    """`array_codes` for (records, samples, 3) diploid-layout calls at once."""
+    a = g[..., :2].astype(np.int16)
+    haploid = (a[..., 1] == -2) & (a[..., 0] >= 0)
+    n_haploid = int(np.count_nonzero(haploid))
+    if n_haploid:
+        qc.calls_haploid += n_haploid
+        a[..., 1] = np.where(haploid, a[..., 0], a[..., 1])
+    width = max(len(lut) for lut in luts)
+    tables = np.full((len(luts), width), -2, dtype=np.int8)
+    for row, lut in enumerate(luts):
+        tables[row, : len(lut)] = np.where(lut < 0, -2, lut)
+    index = np.clip(a, 0, width - 1).astype(np.intp)
+    index += (np.arange(len(luts), dtype=np.intp) * width)[:, None, None]
+    codes = tables.ravel()[index]
+    codes[a < 0] = -1
+    return codes, g[..., -1].astype(bool)
 
 
 def array_codes(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
@@ -427,12 +504,6 @@ class _Aligner:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased
 
-    def sample_major(self) -> tuple[np.ndarray, np.ndarray]:
-        """The calls as (samples, variants, 2) alleles and (samples, variants) phased."""
-        pairs = self.alleles_vm.view(np.int16)[..., 0]  # both alleles of a call as one int16
-        alleles = blocked_transpose(pairs).view(np.int8).reshape(pairs.shape[1], pairs.shape[0], 2)
-        return alleles, blocked_transpose(self.phased_vm)
-
     def missing_field(self) -> None:
         """Count a record that lacks GT."""
         if self.genotype_field == "GT":
@@ -459,13 +530,29 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
     order = aligner.order
     group = max(1, min(256, (64 << 20) // max(1, 6 * len(order))))
     js: list[int] = []
-    codes: list[np.ndarray] = []
-    phases: list[np.ndarray] = []
+    arrays: list[np.ndarray] = []
+    luts: list[np.ndarray] = []
 
     def flush() -> None:
-        if js:
-            aligner.fill_codes(list(js), np.stack(codes), np.stack(phases))
-            js.clear(), codes.clear(), phases.clear()
+        if not js:
+            return
+        diploid = [k for k, g in enumerate(arrays) if g.shape[1] == 3]
+        rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if diploid:
+            codes, phased = batch_array_codes(
+                np.stack([arrays[k] for k in diploid]), [luts[k] for k in diploid], aligner.qc
+            )
+            for r, k in enumerate(diploid):
+                rows[k] = (codes[r], phased[r])
+        for k in range(len(js)):
+            if k not in rows:
+                rows[k] = array_codes(arrays[k], luts[k], aligner.qc)
+        aligner.fill_codes(
+            list(js),
+            np.stack([rows[k][0] for k in range(len(js))]),
+            np.stack([rows[k][1] for k in range(len(js))]),
+        )
+        js.clear(), arrays.clear(), luts.clear()
 
     for rec in track(records, desc=desc, unit="records"):
         rec_alleles = [rec.REF.upper(), *(a.upper() for a in rec.ALT)]
@@ -478,8 +565,7 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
             if g is None:
                 aligner.missing_field()
             else:
-                c, ph = array_codes(g, lut, aligner.qc)
-                js.append(j), codes.append(c), phases.append(ph)
+                js.append(j), arrays.append(g), luts.append(lut)
             if aligner.dosage is not None:
                 ref, alt = (
                     rec_alleles[int(np.argmax(lut == 0))],
@@ -528,21 +614,30 @@ def read_tile_genotypes(
             f"genotype_field {genotype_field!r}: use one of {', '.join(GENOTYPE_FIELDS)}"
         )
     path = Path(vcf_path)
-    vcf = open_vcf(path)
-    vcf_samples = list(vcf.samples)  # cyvcf2 rebuilds the list on every access
+    check_indexed(path)
+    used_reader = choose_reader(path, genotype_field, reader)
+    if used_reader == "text":  # the header from htslib's tabix: cyvcf2 is not even imported
+        from .gtext import read_text_header
+
+        vcf = None
+        vcf_samples, contigs, format_ids = read_text_header(path)
+        check_unique_samples(path, vcf_samples)
+    else:
+        vcf = open_vcf(path)
+        vcf_samples = list(vcf.samples)  # cyvcf2 rebuilds the list on every access
+        contigs, format_ids = list(vcf.seqnames), _format_ids(vcf)
     order = sample_order(vcf_samples, samples, path)
     sample_ids = [vcf_samples[i] for i in order]
     n_samples, n_var = len(order), len(variants)
     qc = AlignmentQC(n_model_variants=n_var, n_samples=n_samples)
-    if genotype_field != "GT" and genotype_field not in _format_ids(vcf):
+    if genotype_field != "GT" and genotype_field not in format_ids:
         raise InputError(
             f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has"
         )
-    contig = pick_contig(vcf, path, tile.chrom)
+    contig = pick_contig(contigs, path, tile.chrom)
     lo, hi = int(variants.pos.min()), int(variants.pos.max())
     region = f"{contig}:{lo}-{hi}"
     aligner = _Aligner(variants, order, qc, path, genotype_field)
-    used_reader = choose_reader(path, genotype_field, reader)
     desc = f"tile {tile.tile_id}: reading {region}"
     try:
         if used_reader == "text":
@@ -575,12 +670,11 @@ def read_tile_genotypes(
         )
     if qc.match_rate < min_variant_match:
         raise AlignmentError(_low_match_message(tile, path, variants, qc, min_variant_match))
-    alleles, phased = aligner.sample_major()
     return TileGenotypes(
         tile_id=tile.tile_id,
         samples=sample_ids,
-        alleles=alleles,
-        phased=phased,
+        alleles_vm=aligner.alleles_vm,
+        phased_vm=aligner.phased_vm,
         dosage=aligner.dosage,
         qc=qc,
         source={

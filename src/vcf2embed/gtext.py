@@ -43,6 +43,11 @@ def text_reader_available(path: Path) -> bool:
     )
 
 
+_CALL_MASK = np.uint32(0xFF00FF00)  # separator and tab bytes of a 4-byte call, little-endian
+_PHASED_CALL = np.uint32((_TAB << 24) | (_BAR << 8))
+_UNPHASED_CALL = np.uint32((_TAB << 24) | (_SLASH << 8))
+
+
 def simple_codes(
     calls: list, luts: list[np.ndarray], n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -52,42 +57,35 @@ def simple_codes(
     lines were well-formed (the others need `decode_general`), and whether any code can be -2.
     """
     count = len(calls)
-    raw = np.frombuffer(b"\t".join(calls) + b"\t", dtype=np.uint8).reshape(count, n, 4)
-    sep = raw[..., 1]
-    phased = sep == _BAR
-    valid = ((phased | (sep == _SLASH)) & (raw[..., 3] == _TAB)).all(axis=1)
+    buffer = b"\t".join(calls) + b"\t"
+    words = np.frombuffer(buffer, dtype="<u4").reshape(count, n)
+    shape = words & _CALL_MASK
+    phased = shape == _PHASED_CALL
+    valid = (phased | (shape == _UNPHASED_CALL)).all(axis=1)
+    raw = np.frombuffer(buffer, dtype=np.uint8).reshape(count, n, 4)
     # allele byte minus '0': digits 0..9, '.' -> -2 (as int8)
     v = (raw[..., 0:3:2] - np.uint8(_ZERO)).view(np.int8)
-    kind = np.array([_lut_kind(lut) for lut in luts])
-    codes = np.empty((count, n, 2), dtype=np.int8)
-    plain = kind < 2
-    if plain.any():
-        vp = v[plain]
-        flat = vp.reshape(len(vp), -1)
-        # biallelic calls hold only '0', '1' and '.' (-2); the tab and separator checks above
-        # already pin every allele byte to its place
-        valid[plain] &= (flat.min(axis=1) >= -2) & (flat.max(axis=1) <= 1)
-        vp = np.maximum(vp, -1)  # '.' is missing
-        swapped = kind[plain] == 1
-        if swapped.any():
-            vs = vp[swapped]
-            vp[swapped] = np.where(vs >= 0, 1 - vs, vs)
-        codes[plain] = vp
-    other = ~plain
-    if other.any():
-        rows = np.nonzero(other)[0]
-        tables = np.full((len(rows), 256), -3, dtype=np.int8)
-        tables[:, _DOT] = -1
-        for r, row in enumerate(rows):
-            lut = luts[row]
-            k = min(len(lut), 10)
-            tables[r, _ZERO : _ZERO + k] = np.where(lut[:k] < 0, -2, lut[:k])
-        index = raw[rows][..., 0:3:2].astype(np.intp)
-        index += (np.arange(len(rows), dtype=np.intp) * 256)[:, None, None]
-        picked = tables.ravel()[index]
-        valid[rows] &= (picked > -3).all(axis=(1, 2))
-        codes[rows] = picked
-    return codes, phased, valid, bool(other.any())
+    kind = np.fromiter((_lut_kind(lut) for lut in luts), dtype=np.int8, count=count)
+    if (kind < 2).all():
+        codes = v
+        flat = v.reshape(count, -1)
+        # biallelic calls hold only '0', '1' and '.' (-2); the shape check pins every byte
+        valid &= (flat.min(axis=1) >= -2) & (flat.max(axis=1) <= 1)
+        np.maximum(v, -1, out=v)  # '.' is missing
+        for row in np.nonzero(kind == 1)[0]:
+            line = v[row]
+            np.subtract(1, line, out=line, where=line >= 0)
+        return codes, phased, valid, False
+    tables = np.full((count, 256), -3, dtype=np.int8)
+    tables[:, _DOT] = -1
+    for row, lut in enumerate(luts):
+        k = min(len(lut), 10)
+        tables[row, _ZERO : _ZERO + k] = np.where(lut[:k] < 0, -2, lut[:k])
+    index = raw[..., 0:3:2].astype(np.intp)
+    index += (np.arange(count, dtype=np.intp) * 256)[:, None, None]
+    codes = tables.ravel()[index]
+    valid &= (codes > -3).reshape(count, -1).all(axis=1)
+    return codes, phased, valid, True
 
 
 def _lut_kind(lut: np.ndarray) -> int:
@@ -137,6 +135,32 @@ def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray |
                 f"record {label}: ploidy {len(parts)} is not supported; only haploid and diploid calls are"
             )
     return out
+
+
+def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
+    """Sample IDs, contig names (from the index) and FORMAT IDs of a bgzipped VCF, via tabix."""
+    header = subprocess.run(["tabix", "-H", str(path)], capture_output=True)
+    if header.returncode != 0:
+        raise InputError(
+            f"{path}: cannot be read as VCF ({header.stderr.decode(errors='replace').strip()})"
+        )
+    samples: list[str] | None = None
+    formats: set[str] = set()
+    for line in header.stdout.decode(errors="replace").splitlines():
+        if line.startswith("##FORMAT=<"):
+            match = re.search(r"[<,]ID=([^,>]+)", line)
+            if match:
+                formats.add(match.group(1))
+        elif line.startswith("#CHROM"):
+            samples = line.rstrip("\n").split("\t")[9:]
+    if samples is None:
+        raise InputError(f"{path}: cannot be read as VCF (no #CHROM header line)")
+    listed = subprocess.run(["tabix", "-l", str(path)], capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise InputError(
+            f"{path}: its index cannot be read ({listed.stderr.strip()}); re-index the file"
+        )
+    return samples, listed.stdout.split(), formats
 
 
 def _blocks(stream, out: queue.Queue) -> None:
@@ -193,10 +217,8 @@ def _chunks(path: Path, region: str):
 
 def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
     """Align every record of `region` of a bgzipped VCF, decoding GT text with numpy."""
-    from .genotypes import array_codes, format_label
 
     order = aligner.order
-    width = 4 * n_samples - 1
     all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
     for data in track(_chunks(path, region), desc=desc, unit="chunks"):
         needed = []
@@ -233,38 +255,47 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
             ):
                 needed.append((j, lut, parts[8], calls, label))
         for first in range(0, len(needed), DECODE_LINES):
-            group = needed[first : first + DECODE_LINES]
-            simple = [
-                k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width
-            ]
-            rows: dict[
-                int, tuple[int, np.ndarray, np.ndarray]
-            ] = {}  # group index -> (j, codes, phased)
-            may_have_other = False
-            if simple:
-                codes, phased, valid, may_have_other = simple_codes(
-                    [group[k][3] for k in simple], [group[k][1] for k in simple], n_samples
-                )
-                if not all_samples:
-                    codes, phased = codes[:, order], phased[:, order]
-                for r in np.nonzero(valid)[0]:
-                    rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r])
-            for k, (j, lut, fmt, calls, label) in enumerate(group):
-                if k in rows:
-                    continue
-                g = decode_general(fmt, bytes(calls), n_samples, format_label(label))
-                if g is None:
-                    aligner.missing_field()
-                    continue
-                c, ph = array_codes(g[order], lut, aligner.qc)
-                rows[k] = (j, c, ph)
-                may_have_other = True
-            ks = sorted(rows)  # file order: a later, better record replaces an earlier one
-            js = [rows[k][0] for k in ks]
-            if js:
-                aligner.fill_codes(
-                    js,
-                    np.stack([rows[k][1] for k in ks]),
-                    np.stack([rows[k][2] for k in ks]),
-                    may_have_other,
-                )
+            _decode_group(
+                needed[first : first + DECODE_LINES], aligner, n_samples, order, all_samples
+            )
+
+
+def _decode_group(
+    group: list, aligner, n_samples: int, order: np.ndarray, all_samples: bool
+) -> None:
+    """Decode one group of needed records and store their calls."""
+    from .genotypes import array_codes, format_label
+
+    width = 4 * n_samples - 1
+    simple = [k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width]
+    rows: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # group index -> (j, codes, phased)
+    may_have_other = False
+    if simple:
+        codes, phased, valid, may_have_other = simple_codes(
+            [group[k][3] for k in simple], [group[k][1] for k in simple], n_samples
+        )
+        if not all_samples:
+            codes, phased = codes[:, order], phased[:, order]
+        if len(simple) == len(group) and valid.all():  # the common case: no copies
+            aligner.fill_codes([item[0] for item in group], codes, phased, may_have_other)
+            return
+        for r in np.nonzero(valid)[0]:
+            rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r])
+    for k, (j, lut, fmt, calls, label) in enumerate(group):
+        if k in rows:
+            continue
+        g = decode_general(fmt, bytes(calls), n_samples, format_label(label))
+        if g is None:
+            aligner.missing_field()
+            continue
+        c, ph = array_codes(g[order], lut, aligner.qc)
+        rows[k] = (j, c, ph)
+        may_have_other = True
+    ks = sorted(rows)  # file order: a later, better record replaces an earlier one
+    if ks:
+        aligner.fill_codes(
+            [rows[k][0] for k in ks],
+            np.stack([rows[k][1] for k in ks]),
+            np.stack([rows[k][2] for k in ks]),
+            may_have_other,
+        )

@@ -137,7 +137,7 @@ def region_variants(
 
     path = Path(vcf_path)
     vcf = open_vcf(path)
-    contig = pick_contig(vcf, path, chrom)
+    contig = pick_contig(list(vcf.seqnames), path, chrom)
     pos, ref, alt = [], [], []
     seen: set[int] = set()
     for rec in vcf(f"{contig}:{start}-{end}"):
