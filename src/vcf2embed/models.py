@@ -122,9 +122,14 @@ def _load_lab(pth: Path, chrom: str | None) -> LoadedModel:
         ni = int(first.shape[1])
     no = int(params.get("no", ni))
     encoding = _lab_encoding(int(ni), len(variants), pth)
-    module = LabAutoencoder(
-        int(ni), no, int(params["n_layers"]), float(params["size_ratio"]), str(params["activation"])
-    )
+    with torch.device("meta"):  # no random initialisation: the weights come from the file
+        module = LabAutoencoder(
+            int(ni),
+            no,
+            int(params["n_layers"]),
+            float(params["size_ratio"]),
+            str(params["activation"]),
+        )
     _check_state_dict(module, state, pth)
     module.eval()
     files = [pth, param_path, Path(variants.source)]
@@ -194,7 +199,12 @@ def _load_bundle(folder: Path, allow_user_code: bool) -> LoadedModel:
             f"{meta_path}: unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}"
         )
     variants = read_variants_tsv(variants_path)
-    module = _build_module(meta.get("architecture", {}), meta_path, allow_user_code)
+    arch = meta.get("architecture", {})
+    # no random initialisation of the package's own architecture: the weights come from the file
+    # (a user class may create buffers outside its state_dict, so it is built for real)
+    device = "meta" if arch.get("name") == "lab_autoencoder" else "cpu"
+    with torch.device(device):
+        module = _build_module(arch, meta_path, allow_user_code)
     _check_state_dict(module, load_file(str(weights)), weights)
     n_inputs = len(variants) * features_per_variant(encoding)
     arch_inputs = meta.get("architecture", {}).get("ni")

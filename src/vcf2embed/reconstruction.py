@@ -19,8 +19,8 @@ def called_dosage(output: np.ndarray) -> np.ndarray:
 
 def observed_dosage(alleles: np.ndarray) -> np.ndarray:
     """Return the observed alt count per call, -1 where missing."""
-    observed = alleles[..., 0] >= 0
-    return np.where(observed, alleles.sum(axis=-1), -1).astype(np.int8)
+    first = alleles[..., 0]
+    return np.where(first >= 0, first + alleles[..., 1], -1).astype(np.int8)
 
 
 def concordance(alleles: np.ndarray, output: np.ndarray) -> float:
@@ -52,6 +52,25 @@ def dosage_r2(alleles: np.ndarray, output: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1] ** 2)
 
 
+def _calls_and_dosage(output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Called ALT count (argmax, first on ties) and expected dosage, in float32 without stacking."""
+    out = np.asarray(output, dtype=np.float32)
+    ref, alt = out[:, 0::2], out[:, 1::2]
+    p00 = ref * (1 - alt)
+    p01 = ref * alt
+    p11 = alt - p01  # (1 - ref) * alt
+    call = np.zeros(p00.shape, dtype=np.int8)
+    best = p00
+    better = p01 > best
+    call[better] = 1
+    best = np.where(better, p01, best)
+    call[p11 > best] = 2
+    total = p00 + p01 + p11
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dosage = np.where(total > 0, (p01 + 2 * p11) / total, 0).astype(np.float32)
+    return call, dosage
+
+
 class ReconstructionAccumulator:
     """Concordance and dosage r-squared of a reconstruction, accumulated batch by batch."""
 
@@ -65,9 +84,10 @@ class ReconstructionAccumulator:
         obs = observed_dosage(alleles)
         mask = obs >= 0
         stop = start + len(obs)
-        self.correct[start:stop] += ((called_dosage(output) == obs) & mask).sum(axis=1)
-        self.calls[start:stop] += mask.sum(axis=1)
-        x = expected_dosage(output)[mask]
+        call, dosage = _calls_and_dosage(output)
+        self.correct[start:stop] += np.count_nonzero((call == obs) & mask, axis=1)
+        self.calls[start:stop] += np.count_nonzero(mask, axis=1)
+        x = dosage[mask].astype(np.float64)
         y = obs[mask].astype(np.float64)
         self.sums += (x.sum(), y.sum(), (x * y).sum(), (x * x).sum(), (y * y).sum())
 
