@@ -191,7 +191,11 @@ def test_streaming_writer_row_groups_and_abort(tmp_path: Path) -> None:
     assert not (tmp_path / "a.parquet").exists()  # nothing final before close
     w.close()
     pf = pq.ParquetFile(tmp_path / "a.parquet")
-    assert [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)] == [1024, 1024, 452]
+    assert [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)] == [
+        1024,
+        1024,
+        452,
+    ]
     got_ids, got = read_embeddings(tmp_path / "a.parquet")
     assert got_ids == ids
     np.testing.assert_array_equal(got, values)

@@ -356,8 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except Vcf2EmbedError as exc:
-        print(f"vcf2embed {args.command}: error: {exc}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"vcf2embed {args.command}: error: {message}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file that vanished, a full disk, missing permissions
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"vcf2embed {args.command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"vcf2embed {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -21,3 +21,7 @@ class SelectorError(Vcf2EmbedError):
 
 class AlignmentError(Vcf2EmbedError):
     """The VCF does not cover enough of a model's variants."""
+
+
+class OutputError(Vcf2EmbedError):
+    """An output file could not be written (disk full, permissions)."""

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import OutputError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -21,8 +23,11 @@ _UMASK = _current_umask()
 
 def temp_beside(final: Path) -> Path:
     """Create an empty hidden temporary file in `final`'s folder, with the usual permissions."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {final.parent}: {exc.strerror or exc}") from exc
     os.close(fd)
     os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600
     return Path(tmp_name)
@@ -36,6 +41,12 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise OutputError(
+            f"cannot write {final}: {exc.strerror or exc}; free space or choose another outdir"
+        ) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

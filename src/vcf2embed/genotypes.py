@@ -200,10 +200,16 @@ def check_indexed(path: Path) -> None:
     """Raise unless `path` exists and has a .tbi or .csi index."""
     if not path.exists():
         raise InputError(f"VCF {path} does not exist")
-    if find_index(path) is None:
-        kind = "-c" if path.suffix == ".bcf" else "-t"
+    index = find_index(path)
+    kind = "-c" if path.suffix == ".bcf" else "-t"
+    if index is None:
         raise InputError(
             f"{path} has no index (.tbi or .csi); make one with `bcftools index {kind} {path}`"
+        )
+    if index.stat().st_mtime < path.stat().st_mtime - 1:
+        raise InputError(
+            f"{index} is older than {path}: the file changed after it was indexed; re-index with "
+            f"`bcftools index -f {kind} {path}`"
         )
 
 
@@ -630,9 +636,10 @@ def read_tile_genotypes(
     sample_ids = [vcf_samples[i] for i in order]
     n_samples, n_var = len(order), len(variants)
     qc = AlignmentQC(n_model_variants=n_var, n_samples=n_samples)
-    if genotype_field != "GT" and genotype_field not in format_ids:
+    if genotype_field not in format_ids:
         raise InputError(
-            f"{path}: the header declares no FORMAT/{genotype_field} field; set genotype_field to one the VCF has"
+            f"{path}: the header declares no FORMAT/{genotype_field} field; a VCF with genotypes "
+            f"needs it (or set genotype_field to one the VCF has: {', '.join(sorted(format_ids)) or 'none'})"
         )
     contig = pick_contig(contigs, path, tile.chrom)
     lo, hi = int(variants.pos.min()), int(variants.pos.max())
@@ -668,7 +675,7 @@ def read_tile_genotypes(
             variants.source,
             qc.matched_by_position,
         )
-    if qc.match_rate < min_variant_match:
+    if qc.match_rate < min_variant_match or qc.matched == 0:
         raise AlignmentError(_low_match_message(tile, path, variants, qc, min_variant_match))
     return TileGenotypes(
         tile_id=tile.tile_id,
@@ -708,8 +715,9 @@ def _low_match_message(
             "most records at these positions do not match the model's variants: the VCF may use "
             "another genome build than the model"
         )
+    below = f", below min_variant_match {threshold:.0%}" if qc.match_rate < threshold else ""
     return (
         f"tile {tile.tile_id}: only {qc.matched} of {qc.n_model_variants} model variants "
-        f"({qc.match_rate:.1%}) were found in {path}, below min_variant_match {threshold:.0%}; "
+        f"({qc.match_rate:.1%}) were found in {path}{below}; "
         f"missing e.g. {', '.join(qc.missing_examples)}; likely cause: {cause}"
     )

@@ -30,6 +30,7 @@ DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
 _SPLIT = re.compile(rb"[|/]")
+_GT = re.compile(rb"^(\.|[0-9]+)([|/](\.|[0-9]+))*$")
 
 
 def text_reader_available(path: Path) -> bool:
@@ -124,7 +125,17 @@ def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray |
     out[:, 2] = 0
     for i, field in enumerate(fields):
         sub = field.split(b":")
+        if len(sub) > len(keys):
+            raise InputError(
+                f"record {label}: sample column {i + 1} has {len(sub)} fields but FORMAT declares "
+                f"{len(keys)} ({fmt.decode(errors='replace')})"
+            )
         gt = sub[gi] if gi < len(sub) else b"."
+        if not _GT.match(gt):
+            raise InputError(
+                f"record {label}: genotype {gt.decode(errors='replace')!r} of sample column {i + 1} "
+                "is malformed (expected e.g. 0/1, 1|0, ./., 1)"
+            )
         parts = _SPLIT.split(gt)
         if len(parts) == 1:
             out[i] = (_allele(parts[0], label), -2, 1)
@@ -137,13 +148,25 @@ def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray |
     return out
 
 
+def htslib_problem(path: Path, err: str, region: str | None = None) -> str:
+    """One line saying what htslib found wrong with a file."""
+    first = next((line.strip() for line in err.splitlines() if line.strip()), "no message")
+    where = f" while reading {region}" if region else ""
+    if "bgzf" in err.lower() or "truncated" in err.lower():
+        return (
+            f"{path}: truncated or damaged bgzip data{where}; re-download the file or "
+            f"re-compress it with bgzip (htslib: {first})"
+        )
+    if "index" in err.lower():
+        return f"{path}: its index cannot be read{where}; re-index with `tabix -f -p vcf {path}` (htslib: {first})"
+    return f"{path}: cannot be read as VCF{where} (htslib: {first})"
+
+
 def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
     """Sample IDs, contig names (from the index) and FORMAT IDs of a bgzipped VCF, via tabix."""
     header = subprocess.run(["tabix", "-H", str(path)], capture_output=True)
     if header.returncode != 0:
-        raise InputError(
-            f"{path}: cannot be read as VCF ({header.stderr.decode(errors='replace').strip()})"
-        )
+        raise InputError(htslib_problem(path, header.stderr.decode(errors="replace")))
     samples: list[str] | None = None
     formats: set[str] = set()
     for line in header.stdout.decode(errors="replace").splitlines():
@@ -157,9 +180,7 @@ def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
         raise InputError(f"{path}: cannot be read as VCF (no #CHROM header line)")
     listed = subprocess.run(["tabix", "-l", str(path)], capture_output=True, text=True)
     if listed.returncode != 0:
-        raise InputError(
-            f"{path}: its index cannot be read ({listed.stderr.strip()}); re-index the file"
-        )
+        raise InputError(htslib_problem(path, "index: " + listed.stderr))
     return samples, listed.stdout.split(), formats
 
 
@@ -209,10 +230,8 @@ def _chunks(path: Path, region: str):
         err = proc.stderr.read().decode(errors="replace").strip()
         code = proc.wait()
         reader.join(timeout=5)
-    if code != 0:
-        raise InputError(
-            f"{path}: tabix could not read {region}: {err.splitlines()[-1] if err else code}"
-        )
+    if code != 0 or "[E::" in err:
+        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
 
 
 def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:

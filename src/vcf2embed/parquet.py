@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import OutputError
 from .files import temp_beside
 
 METADATA_KEY = b"vcf2embed"
@@ -69,8 +70,13 @@ class EmbeddingWriter:
             np.asarray(values, dtype=np.float32).reshape(len(sample_ids), self.width)
         )
         self.pending_rows += len(sample_ids)
-        while self.pending_rows >= self.group:
-            self._flush(self.group)
+        try:
+            while self.pending_rows >= self.group:
+                self._flush(self.group)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {self.path}: {exc.strerror or exc}; free space or choose another outdir"
+            ) from exc
 
     def _flush(self, rows: int) -> None:
         values = np.concatenate(self.pending, axis=0) if len(self.pending) > 1 else self.pending[0]
@@ -84,10 +90,16 @@ class EmbeddingWriter:
 
     def close(self) -> Path:
         """Write what is left and move the file into place."""
-        if self.pending_rows:
-            self._flush(self.pending_rows)
-        self.writer.close()
-        os.replace(self.tmp, self.path)
+        try:
+            if self.pending_rows:
+                self._flush(self.pending_rows)
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(
+                f"cannot write {self.path}: {exc.strerror or exc}; free space or choose another outdir"
+            ) from exc
         return self.path
 
     def abort(self) -> None:
