@@ -71,6 +71,23 @@ def interleaved(fns, rounds: int = 5) -> list[float]:
     return best
 
 
+def genotypes_cmd(vcf: Path, table: str, tile: str, out: str) -> list[str]:
+    """The `vcf2embed genotypes` command line for one tile."""
+    return [
+        "vcf2embed",
+        "-q",
+        "genotypes",
+        "--vcf",
+        str(vcf),
+        "--tiles",
+        table,
+        "--tile",
+        tile,
+        "--out",
+        out,
+    ]
+
+
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, env=ENV, **kw)
 
@@ -192,21 +209,7 @@ def extraction(vcf: Path, bcf: Path, work: Path, n_variants: int) -> tuple[Path,
             run(["bcftools", "view", "-Ou", "-r", region, str(p)], stdout=subprocess.DEVNULL)
 
         def cli(p=path):
-            run(
-                [
-                    "vcf2embed",
-                    "-q",
-                    "genotypes",
-                    "--vcf",
-                    str(p),
-                    "--tiles",
-                    str(table),
-                    "--tile",
-                    "t5000",
-                    "--out",
-                    str(out_npz),
-                ]
-            )
+            run(genotypes_cmd(p, str(table), "t5000", str(out_npz)))
 
         def inproc(p=path):
             read_tile_genotypes(p, tile, variants)
@@ -235,21 +238,7 @@ def extraction(vcf: Path, bcf: Path, work: Path, n_variants: int) -> tuple[Path,
             verdict(ratio >= need, f">= {need}x"),
         )
         report(f"[{label}] plain cyvcf2 loop / bcftools view -Ou", f"{t_hts / t_cy:.2f}x")
-    run(
-        [
-            "vcf2embed",
-            "-q",
-            "genotypes",
-            "--vcf",
-            str(vcf),
-            "--tiles",
-            str(table),
-            "--tile",
-            "t5000",
-            "--out",
-            str(out_npz),
-        ]
-    )
+    run(genotypes_cmd(vcf, str(table), "t5000", str(out_npz)))
     return table, model, out_npz
 
 
@@ -347,21 +336,7 @@ def peak_memory(table: Path, model_dir: Path, npz: Path, work: Path, vcf: Path) 
     width = 2 * g.alleles.shape[1]
     latent = int(int(width * 0.1) * 0.1)
     acts = 2 * 256 * (latent + width) * 4 / 2**20  # two batches of activations (and inputs)
-    rss = max_rss_mb(
-        [
-            "vcf2embed",
-            "-q",
-            "genotypes",
-            "--vcf",
-            str(vcf),
-            "--tiles",
-            str(table),
-            "--tile",
-            "t5000",
-            "--out",
-            str(work / "m.npz"),
-        ]
-    )
+    rss = max_rss_mb(genotypes_cmd(vcf, str(table), "t5000", str(work / "m.npz")))
     budget = tensor + 300
     report(
         "peak memory, genotypes job / budget (tensor + 300 MB)",
@@ -431,21 +406,7 @@ def workflow(vcf: Path, work: Path, n_tiles: int, per_tile: int) -> None:
     wall = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(n_tiles):
-        run(
-            [
-                "vcf2embed",
-                "-q",
-                "genotypes",
-                "--vcf",
-                str(vcf),
-                "--tiles",
-                str(folder / "tiles.tsv"),
-                "--tile",
-                f"t{i:03d}",
-                "--out",
-                str(folder / "g.npz"),
-            ]
-        )
+        run(genotypes_cmd(vcf, str(folder / "tiles.tsv"), f"t{i:03d}", str(folder / "g.npz")))
     genotypes = time.perf_counter() - start
     ratio = wall / genotypes
     report(f"workflow, {n_tiles} tiles x {per_tile} variants, --cores 2", f"{wall:.1f} s wall")
