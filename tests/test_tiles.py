@@ -46,3 +46,30 @@ def test_missing_column(tmp_path: Path) -> None:
     path.write_text("tile_id\tchrom\tstart\tend\n")
     with pytest.raises(InputError, match="missing column"):
         read_tiles(path)
+
+
+def test_lab_regions_file_with_metadata(tmp_path: Path, example: Path) -> None:
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "regions_file.txt").write_text("22:17000001-17220000\tVMV1\n22:17300001-17520000\tVMV2\n")
+    (lab / "metadata.tsv").write_text(
+        f"VMV1\t{example / 'models' / 'tile01'}\ttile01\nVMV2\t{example / 'models' / 'tile01'}\ttile01.pth\n"
+    )
+    tiles = read_tiles(lab / "regions_file.txt")
+    assert [(t.tile_id, t.chrom, t.start, t.end) for t in tiles] == [
+        ("VMV1", "22", 17000001, 17220000),
+        ("VMV2", "22", 17300001, 17520000),
+    ]
+    assert tiles[0].model == example / "models" / "tile01" / "tile01.pth" == tiles[1].model
+
+
+def test_lab_regions_file_errors(tmp_path: Path) -> None:
+    (tmp_path / "regions_file.txt").write_text("22:1-100\tA\n")
+    with pytest.raises(InputError, match="metadata.tsv .* is missing"):
+        read_tiles(tmp_path / "regions_file.txt")
+    (tmp_path / "metadata.tsv").write_text("B\tm\tmodel\n")
+    with pytest.raises(InputError, match="tile A has no line in"):
+        read_tiles(tmp_path / "regions_file.txt")
+    (tmp_path / "regions_file.txt").write_text("22:1-100\tB\n22-5\tB\n")
+    with pytest.raises(InputError, match="line 2: expected chrom:start-end"):
+        read_tiles(tmp_path / "regions_file.txt", check_models=False)
