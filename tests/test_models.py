@@ -226,3 +226,21 @@ def test_size_ratio_one(tmp_path: Path) -> None:
     assert [
         layer.out_features for layer in model.module.encoder if hasattr(layer, "out_features")
     ] == [20, 20, 20]
+
+
+def test_output_positions_list_gets_a_helpful_error(tmp_path: Path) -> None:
+    # the lab's trainer writes NAME_pos.txt after MAF filtering: it lists the output variants
+    pth = lab_model(tmp_path, n_var=10, ni=20, no=14, pos_txt=True)
+    (tmp_path / "m_pos.txt").write_text("".join(f"{1000 + i}\n" for i in range(7)))
+    with pytest.raises(ModelError, match="matches the model's output layer .* 10 input variants"):
+        load_model(pth, chrom="22")
+
+
+def test_param_file_as_the_lab_trainer_writes_it(tmp_path: Path) -> None:
+    pth = lab_model(tmp_path, n_var=10)
+    (tmp_path / "m_param.py").write_text(
+        "n_layers = 4\nsize_ratio = 0.5\nactivation = 'relu'\nni = 20\nno = 20\nearly_stop = 0\n"
+        "last_epoch = 500\navg_loss = 0.1234\nlast_epoch = 1000\navg_loss = 0.1\nearly_stop = 1500\n"
+    )
+    model = load_model(pth)
+    assert model.settings["last_epoch"] == 1000 and model.settings["early_stop"] == 1500

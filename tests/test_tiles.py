@@ -51,7 +51,9 @@ def test_missing_column(tmp_path: Path) -> None:
 def test_lab_regions_file_with_metadata(tmp_path: Path, example: Path) -> None:
     lab = tmp_path / "lab"
     lab.mkdir()
-    (lab / "regions_file.txt").write_text("22:17000001-17220000\tVMV1\n22:17300001-17520000\tVMV2\n")
+    (lab / "regions_file.txt").write_text(
+        "22:17000001-17220000\tVMV1\n22:17300001-17520000\tVMV2\n"
+    )
     (lab / "metadata.tsv").write_text(
         f"VMV1\t{example / 'models' / 'tile01'}\ttile01\nVMV2\t{example / 'models' / 'tile01'}\ttile01.pth\n"
     )

@@ -94,14 +94,20 @@ def _check_state_dict(module: nn.Module, state: dict[str, torch.Tensor], where: 
     module.load_state_dict(state, assign=True)  # no second copy of the weights
 
 
-def _lab_encoding(ni: int, n_variants: int, where: Path) -> str:
+def _lab_encoding(ni: int, n_variants: int, where: Path, no: int | None = None) -> str:
     if ni == 2 * n_variants:
         return "allele_presence"
     if ni == 4 * n_variants:
         return "phased"
+    hint = ""
+    if no is not None and no != ni and no == 2 * n_variants:
+        hint = (
+            f"; the list matches the model's output layer (no = {no}, MAF-filtered), as the lab's "
+            f"training script writes NAME_pos.txt: give NAME.pos with the {ni // 2} input variants"
+        )
     raise ModelError(
         f"{where}: the model takes {ni} inputs but its variant list has {n_variants} variants; "
-        f"expected {2 * n_variants} (2 per variant) or {4 * n_variants} (4 per variant, phased)"
+        f"expected {2 * n_variants} (2 per variant) or {4 * n_variants} (4 per variant, phased){hint}"
     )
 
 
@@ -121,7 +127,7 @@ def _load_lab(pth: Path, chrom: str | None) -> LoadedModel:
             raise ModelError(f"{pth}: no encoder.0.weight; not a lab autoencoder state_dict")
         ni = int(first.shape[1])
     no = int(params.get("no", ni))
-    encoding = _lab_encoding(int(ni), len(variants), pth)
+    encoding = _lab_encoding(int(ni), len(variants), pth, no)
     with torch.device("meta"):  # no random initialisation: the weights come from the file
         module = LabAutoencoder(
             int(ni),
