@@ -343,11 +343,13 @@ def batch_array_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`array_codes` for (records, samples, 3) diploid-layout calls at once."""
     a = g[..., :2].astype(np.int16)
+    phased = g[..., -1].astype(bool)
     haploid = (a[..., 1] == -2) & (a[..., 0] >= 0)
     n_haploid = int(np.count_nonzero(haploid))
     if n_haploid:
         qc.calls_haploid += n_haploid
         a[..., 1] = np.where(haploid, a[..., 0], a[..., 1])
+        phased |= haploid  # a haploid call has one order only
     width = max(len(lut) for lut in luts)
     tables = np.full((len(luts), width), -2, dtype=np.int8)
     for row, lut in enumerate(luts):
@@ -356,7 +358,7 @@ def batch_array_codes(
     index += (np.arange(len(luts), dtype=np.intp) * width)[:, None, None]
     codes = tables.ravel()[index]
     codes[a < 0] = -1
-    return codes, g[..., -1].astype(bool)
+    return codes, phased
 
 
 def array_codes(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
@@ -366,12 +368,14 @@ def array_codes(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.nda
     if ploidy == 1:
         a = np.repeat(g[:, :1], 2, axis=1)
         qc.calls_haploid += int(np.count_nonzero(a[:, 0] >= 0))
+        phased[:] = True  # a haploid call has one order only (cyvcf2 flags it either way)
     elif ploidy == 2:
         a = g[:, :2].copy()
         haploid = (a[:, 1] == -2) & (a[:, 0] >= 0)
         if haploid.any():
             qc.calls_haploid += int(np.count_nonzero(haploid))
             a[haploid, 1] = a[haploid, 0]
+            phased[haploid] = True
     else:
         raise InputError(f"ploidy {ploidy} is not supported; only haploid and diploid calls are")
     table = np.where(lut < 0, -2, lut).astype(np.int8)
@@ -628,7 +632,11 @@ def read_tile_genotypes(
         vcf = None
         vcf_samples, contigs, format_ids = read_text_header(path)
         check_unique_samples(path, vcf_samples)
-    else:
+        if reader == "auto" and format_ids - {"GT"}:
+            # records with more FORMAT fields than GT (imputed DS/GP, AD, ...) would each need the
+            # per-call parser: cyvcf2 reads those faster
+            used_reader = "cyvcf2"
+    if used_reader == "cyvcf2":
         vcf = open_vcf(path)
         vcf_samples = list(vcf.samples)  # cyvcf2 rebuilds the list on every access
         contigs, format_ids = list(vcf.seqnames), _format_ids(vcf)
