@@ -20,6 +20,13 @@ def example() -> Path:
     return EXAMPLE
 
 
+FORMAT_LINES = {
+    "GT": '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    "DS": '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">',
+    "GP": '##FORMAT=<ID=GP,Number=G,Type=Float,Description="Genotype probabilities">',
+}
+
+
 def write_vcf(
     path: Path,
     records: list[str],
@@ -27,14 +34,13 @@ def write_vcf(
     contig: str = "1",
     extra_header: tuple[str, ...] = (),
     index: bool = True,
+    formats: tuple[str, ...] = ("GT", "DS", "GP"),
 ) -> Path:
     """Write, bgzip and index a small VCF; records are tab-joined lines without the header."""
     header = [
         "##fileformat=VCFv4.2",
         f"##contig=<ID={contig},length=100000000>",
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">',
-        '##FORMAT=<ID=GP,Number=G,Type=Float,Description="Genotype probabilities">',
+        *(FORMAT_LINES[f] for f in formats),
         *extra_header,
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples),
     ]

@@ -246,11 +246,11 @@ def run_case(
         return proc, names
     if case == "malformed_gt":
         bad = RECORDS[:2] + [RECORDS[2].replace("1|1", "1|x")] + RECORDS[3:]
-        vcf = write_vcf(tmp / "bad.vcf.gz", bad, SAMPLES)
+        vcf = write_vcf(tmp / "bad.vcf.gz", bad, SAMPLES, formats=("GT",))
         return genotypes(tmp, vcf, tiles), ("1:300",)
     if case == "missing_columns":
         bad = RECORDS[:2] + [RECORDS[2].rsplit("\t", 1)[0]] + RECORDS[3:]
-        vcf = write_vcf(tmp / "bad.vcf.gz", bad, SAMPLES)
+        vcf = write_vcf(tmp / "bad.vcf.gz", bad, SAMPLES, formats=("GT",))
         return genotypes(tmp, vcf, tiles), ("1:300",)
     if case == "disk_full":
         import resource
@@ -332,6 +332,16 @@ def test_bad_input_gives_one_clear_error_and_no_output(case: str, setup) -> None
         assert not (tmp / "g.npz").exists()
     else:
         assert not (tmp / "g.npz").exists() and not list(tmp.glob(".g.npz*"))
+
+
+@pytest.mark.parametrize("broken", ["1|x", "drop"])
+def test_cyvcf2_reader_errors_are_one_line_too(setup, broken: str) -> None:
+    tmp, _, _, tiles = setup
+    line = RECORDS[2].replace("1|1", "1|x") if broken == "1|x" else RECORDS[2].rsplit("\t", 1)[0]
+    vcf = write_vcf(tmp / "bad.vcf.gz", [*RECORDS[:2], line, *RECORDS[3:]], SAMPLES)
+    proc = genotypes(tmp, vcf, tiles, "--reader", "cyvcf2")
+    assert_one_error(proc, "htslib", "bad.vcf.gz", "1:300")
+    assert not (tmp / "g.npz").exists()
 
 
 def test_readme_failure_table_matches_the_tests() -> None:

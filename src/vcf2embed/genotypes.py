@@ -15,8 +15,12 @@ Aligned genotypes are stored as allele codes relative to the *model's* alleles:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -196,6 +200,40 @@ def find_index(path: Path) -> Path | None:
     return None
 
 
+@contextlib.contextmanager
+def htslib_messages(path: Path) -> Iterator[list[str]]:
+    """Catch what htslib (inside cyvcf2) prints on stderr; errors get its first message line.
+
+    htslib writes straight to file descriptor 2; the lines are collected, warnings are logged,
+    and an exception raised inside the block names the file and htslib's own first error.
+    """
+    import tempfile
+
+    collected: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield collected
+        except InputError:
+            raise
+        except Exception as exc:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            lines = sink.read().decode(errors="replace").splitlines()
+            errors = [line for line in lines if line.startswith("[E::")] or lines
+            detail = errors[0] if errors else str(exc)
+            raise InputError(f"{path}: cannot be read as VCF/BCF (htslib: {detail})") from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            collected.extend(sink.read().decode(errors="replace").splitlines())
+    for line in collected:
+        log.warning("%s: htslib: %s", path, line)
+
+
 def check_indexed(path: Path) -> None:
     """Raise unless `path` exists and has a .tbi or .csi index."""
     if not path.exists():
@@ -228,7 +266,8 @@ def open_vcf(path: Path, samples: list[str] | None = None):
 
     check_indexed(path)
     try:
-        vcf = VCF(str(path), strict_gt=True, lazy=True)
+        with htslib_messages(path):
+            vcf = VCF(str(path), strict_gt=True, lazy=True)
     except Exception as exc:  # cyvcf2 raises plain Exception on bad headers
         duplicate = _duplicate_sample_in_text_header(path)
         if duplicate:
@@ -660,7 +699,8 @@ def read_tile_genotypes(
 
             read_text_region(path, region, len(vcf_samples), aligner, desc)
         else:
-            _read_cyvcf2(vcf, path, region, aligner, desc)
+            with htslib_messages(path):
+                _read_cyvcf2(vcf, path, region, aligner, desc)
     except InputError:
         raise
     except Exception as exc:
