@@ -280,3 +280,17 @@ def test_example_cohort_matches_oracle(example: Path) -> None:
     assert got.samples == names
     np.testing.assert_array_equal(got.alleles, expected)
     assert got.qc.calls_half_missing > 0 and got.qc.matched_swapped > 0
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_replaced_record_leaves_no_trace_in_call_counts(tmp_path: Path, reader: str) -> None:
+    # a multi-allelic record first (two calls carry C), then the exact record for G>T
+    records = [
+        "1\t400\t.\tG\tC,T\t.\t.\t.\tGT\t1/2\t0/1\t./.\t.|1\t0/2",
+        "1\t400\t.\tG\tT\t.\t.\t.\tGT\t0/1\t0/0\t0/0\t1/1\t0/1",
+    ]
+    vcf = write_vcf(tmp_path / "r.vcf.gz", records, SAMPLES, formats=("GT",))
+    g = read_tile_genotypes(vcf, tile(), variant_list([(400, "G", "T")]), reader=reader)
+    assert g.qc.matched_exact == 1 and g.qc.matched_multiallelic == 0
+    assert (g.qc.calls_missing, g.qc.calls_half_missing, g.qc.calls_other_allele) == (0, 0, 0)
+    assert g.alleles[:, 0].tolist() == [[0, 1], [0, 0], [0, 0], [1, 1], [0, 1]]

@@ -378,15 +378,14 @@ def format_label(label: tuple) -> str:
 
 
 def batch_array_codes(
-    g: np.ndarray, luts: list[np.ndarray], qc: AlignmentQC
-) -> tuple[np.ndarray, np.ndarray]:
+    g: np.ndarray, luts: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`array_codes` for (records, samples, 3) diploid-layout calls at once."""
     a = g[..., :2].astype(np.int16)
     phased = g[..., -1].astype(bool)
     haploid = (a[..., 1] == -2) & (a[..., 0] >= 0)
-    n_haploid = int(np.count_nonzero(haploid))
-    if n_haploid:
-        qc.calls_haploid += n_haploid
+    n_haploid = np.count_nonzero(haploid, axis=1)
+    if n_haploid.any():
         a[..., 1] = np.where(haploid, a[..., 0], a[..., 1])
         phased |= haploid  # a haploid call has one order only
     width = max(len(lut) for lut in luts)
@@ -397,29 +396,30 @@ def batch_array_codes(
     index += (np.arange(len(luts), dtype=np.intp) * width)[:, None, None]
     codes = tables.ravel()[index]
     codes[a < 0] = -1
-    return codes, phased
+    return codes, phased, n_haploid
 
 
-def array_codes(g: np.ndarray, lut: np.ndarray, qc: AlignmentQC) -> tuple[np.ndarray, np.ndarray]:
+def array_codes(g: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Model allele codes of cyvcf2-layout calls: 0/1, -1 missing, -2 another allele; and phased."""
     ploidy = g.shape[1] - 1
     phased = g[:, -1].astype(bool)
+    n_haploid = 0
     if ploidy == 1:
         a = np.repeat(g[:, :1], 2, axis=1)
-        qc.calls_haploid += int(np.count_nonzero(a[:, 0] >= 0))
+        n_haploid = int(np.count_nonzero(a[:, 0] >= 0))
         phased[:] = True  # a haploid call has one order only (cyvcf2 flags it either way)
     elif ploidy == 2:
         a = g[:, :2].copy()
         haploid = (a[:, 1] == -2) & (a[:, 0] >= 0)
         if haploid.any():
-            qc.calls_haploid += int(np.count_nonzero(haploid))
+            n_haploid = int(np.count_nonzero(haploid))
             a[haploid, 1] = a[haploid, 0]
             phased[haploid] = True
     else:
         raise InputError(f"ploidy {ploidy} is not supported; only haploid and diploid calls are")
     table = np.where(lut < 0, -2, lut).astype(np.int8)
     codes = np.where(a < 0, -1, table[np.clip(a, 0, len(table) - 1)]).astype(np.int8)
-    return codes, phased
+    return codes, phased, n_haploid
 
 
 def _dosage(
@@ -479,6 +479,7 @@ class _Aligner:
         self.by_pos: dict[int, list[int]] = {}
         for j, p in enumerate(variants.pos.tolist()):
             self.by_pos.setdefault(p, []).append(j)
+        self.call_counts = np.zeros((n_var, 4), dtype=np.int64)  # missing, half, other, haploid
         self.chosen: dict[int, tuple[int, str]] = {}
         self.kinds: dict[int, str] = {}
 
@@ -524,34 +525,57 @@ class _Aligner:
         return out
 
     def fill_codes(
-        self, js: list[int], codes: np.ndarray, phased: np.ndarray, may_have_other: bool = True
+        self,
+        js: list[int],
+        codes: np.ndarray,
+        phased: np.ndarray,
+        may_have_other: bool = True,
+        haploid: np.ndarray | None = None,
     ) -> None:
-        """Store (records, samples, 2) codes (-1 missing, -2 another allele; samples in output order)."""
+        """Store (records, samples, 2) codes (-1 missing, -2 another allele; samples in output order).
+
+        Call counts are kept per model variant, so a record that a better one replaces later
+        leaves no trace in the QC.
+        """
+        if haploid is None:
+            haploid = np.zeros(len(js), dtype=np.int64)
         if len(set(js)) != len(js):  # a later, better record replaces an earlier one
             last = {j: k for k, j in enumerate(js)}
             keep = sorted(last.values())
-            js, codes, phased = [js[k] for k in keep], codes[keep], phased[keep]
+            js, codes, phased, haploid = (
+                [js[k] for k in keep],
+                codes[keep],
+                phased[keep],
+                haploid[keep],
+            )
         codes = np.ascontiguousarray(codes)
         pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
-        both_missing = pair == -1
-        negative = (pair & np.int16(-32640)) != 0  # 0x8080: either allele code is negative
-        n_both = int(np.count_nonzero(both_missing))
-        n_negative = int(np.count_nonzero(negative))
-        n_other = 0
+        both = np.count_nonzero(pair == -1, axis=1)
+        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele code is negative
+        negative = np.count_nonzero(negative_calls, axis=1)
+        other = np.zeros_like(both)
         if may_have_other:
             # per call (two bytes viewed as one uint16): any allele -2 and none -1
-            other = ((codes == -2).view(np.uint16) != 0) & ((codes == -1).view(np.uint16) == 0)
-            n_other = int(np.count_nonzero(other))
-        self.qc.calls_missing += n_both
-        self.qc.calls_other_allele += n_other
-        self.qc.calls_half_missing += n_negative - n_both - n_other
-        pair[negative] = -1
+            other_calls = ((codes == -2).view(np.uint16) != 0) & (
+                (codes == -1).view(np.uint16) == 0
+            )
+            other = np.count_nonzero(other_calls.reshape(len(js), -1), axis=1)
+        self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
+        pair[negative_calls] = -1
         if js == list(range(js[0], js[0] + len(js))):
             self.alleles_vm[js[0] : js[0] + len(js)] = codes
             self.phased_vm[js[0] : js[0] + len(js)] = phased
         else:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased
+
+    def count_calls(self) -> None:
+        """Add the per-variant call counts to the QC."""
+        missing, half, other, haploid = (int(x) for x in self.call_counts.sum(axis=0))
+        self.qc.calls_missing += missing
+        self.qc.calls_half_missing += half
+        self.qc.calls_other_allele += other
+        self.qc.calls_haploid += haploid
 
     def missing_field(self) -> None:
         """Count a record that lacks GT."""
@@ -586,20 +610,22 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
         if not js:
             return
         diploid = [k for k, g in enumerate(arrays) if g.shape[1] == 3]
-        rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        rows: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         if diploid:
-            codes, phased = batch_array_codes(
-                np.stack([arrays[k] for k in diploid]), [luts[k] for k in diploid], aligner.qc
+            codes, phased, haploid = batch_array_codes(
+                np.stack([arrays[k] for k in diploid]), [luts[k] for k in diploid]
             )
             for r, k in enumerate(diploid):
-                rows[k] = (codes[r], phased[r])
+                rows[k] = (codes[r], phased[r], int(haploid[r]))
         for k in range(len(js)):
             if k not in rows:
-                rows[k] = array_codes(arrays[k], luts[k], aligner.qc)
+                rows[k] = array_codes(arrays[k], luts[k])
+        order_k = range(len(js))
         aligner.fill_codes(
             list(js),
-            np.stack([rows[k][0] for k in range(len(js))]),
-            np.stack([rows[k][1] for k in range(len(js))]),
+            np.stack([rows[k][0] for k in order_k]),
+            np.stack([rows[k][1] for k in order_k]),
+            haploid=np.array([rows[k][2] for k in order_k], dtype=np.int64),
         )
         js.clear(), arrays.clear(), luts.clear()
 
@@ -706,6 +732,7 @@ def read_tile_genotypes(
     except Exception as exc:
         raise InputError(f"{path}: failed while reading {region}: {exc}") from None
 
+    aligner.count_calls()
     for j, kind in aligner.kinds.items():
         counter = "matched_by_position" if kind == "position" else f"matched_{kind}"
         setattr(qc, counter, getattr(qc, counter) + 1)

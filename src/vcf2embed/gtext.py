@@ -287,7 +287,8 @@ def _decode_group(
 
     width = 4 * n_samples - 1
     simple = [k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width]
-    rows: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # group index -> (j, codes, phased)
+    # group index -> (j, codes, phased, haploid calls)
+    rows: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
     may_have_other = False
     if simple:
         codes, phased, valid, may_have_other = simple_codes(
@@ -299,7 +300,7 @@ def _decode_group(
             aligner.fill_codes([item[0] for item in group], codes, phased, may_have_other)
             return
         for r in np.nonzero(valid)[0]:
-            rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r])
+            rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r], 0)
     for k, (j, lut, fmt, calls, label) in enumerate(group):
         if k in rows:
             continue
@@ -307,8 +308,8 @@ def _decode_group(
         if g is None:
             aligner.missing_field()
             continue
-        c, ph = array_codes(g[order], lut, aligner.qc)
-        rows[k] = (j, c, ph)
+        c, ph, haploid = array_codes(g[order], lut)
+        rows[k] = (j, c, ph, haploid)
         may_have_other = True
     ks = sorted(rows)  # file order: a later, better record replaces an earlier one
     if ks:
@@ -317,4 +318,5 @@ def _decode_group(
             np.stack([rows[k][1] for k in ks]),
             np.stack([rows[k][2] for k in ks]),
             may_have_other,
+            np.array([rows[k][3] for k in ks], dtype=np.int64),
         )
