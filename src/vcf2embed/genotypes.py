@@ -550,16 +550,16 @@ class _Aligner:
             )
         codes = np.ascontiguousarray(codes)
         pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
-        both = np.count_nonzero(pair == -1, axis=1)
+        both = (pair == -1).sum(axis=1, dtype=np.int64)
         negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele code is negative
-        negative = np.count_nonzero(negative_calls, axis=1)
+        negative = negative_calls.sum(axis=1, dtype=np.int64)
         other = np.zeros_like(both)
         if may_have_other:
             # per call (two bytes viewed as one uint16): any allele -2 and none -1
             other_calls = ((codes == -2).view(np.uint16) != 0) & (
                 (codes == -1).view(np.uint16) == 0
             )
-            other = np.count_nonzero(other_calls.reshape(len(js), -1), axis=1)
+            other = other_calls.reshape(len(js), -1).sum(axis=1, dtype=np.int64)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
         pair[negative_calls] = -1
         if js == list(range(js[0], js[0] + len(js))):
