@@ -52,3 +52,27 @@ def test_reconstruction_calls_hand_computed() -> None:
     assert called_dosage(out).tolist() == [[0, 1, 2]]
     obs = np.array([[[0, 0], [0, 0], [-1, -1]]], dtype=np.int8)
     assert concordance(obs, out) == pytest.approx(0.5)
+
+
+def test_reconstruction_accumulator_against_float64_formulas() -> None:
+    from vcf2embed.reconstruction import ReconstructionAccumulator
+
+    rng = np.random.default_rng(3)
+    alleles = rng.integers(0, 2, (50, 40, 2)).astype(np.int8)
+    alleles[rng.random((50, 40)) < 0.1] = -1
+    output = rng.random((50, 80)).astype(np.float32)
+    acc = ReconstructionAccumulator(50)
+    acc.add(0, alleles[:20], output[:20])  # two batches, as the embed step feeds it
+    acc.add(20, alleles[20:], output[20:])
+    result = acc.result()
+    p = call_probabilities(output)  # float64, stacked: the written-out formula
+    calls = p.argmax(axis=-1)
+    expected_dosage = (p[..., 1] + 2 * p[..., 2]) / p.sum(axis=-1)
+    obs = np.where(alleles[..., 0] >= 0, alleles.sum(axis=-1), -1)
+    mask = obs >= 0
+    assert result["concordance"] == pytest.approx((calls == obs)[mask].mean())
+    r = np.corrcoef(expected_dosage[mask], obs[mask])[0, 1]
+    assert result["dosage_r2"] == pytest.approx(r**2, rel=1e-5)
+    per_sample = [(calls[i] == obs[i])[mask[i]].mean() for i in range(50)]
+    np.testing.assert_allclose(result["per_sample_concordance"], per_sample)
+    assert result["per_sample_calls"].tolist() == mask.sum(axis=1).tolist()

@@ -110,24 +110,6 @@ class EmbeddingWriter:
             self.tmp.unlink()
 
 
-def write_embeddings(
-    path: str | Path,
-    sample_ids: list[str],
-    tile_id: str,
-    values: np.ndarray,
-    metadata: dict[str, Any],
-) -> None:
-    """Write one (layer, tile) embedding file with its metadata, atomically."""
-    values = np.asarray(values, dtype=np.float32).reshape(len(sample_ids), -1)
-    writer = EmbeddingWriter(path, tile_id, values.shape[1], metadata)
-    try:
-        writer.write(sample_ids, values)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-
-
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """Return the vcf2embed metadata of an embedding file."""
     meta = pq.read_schema(path).metadata or {}

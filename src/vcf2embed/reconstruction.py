@@ -14,7 +14,7 @@ def call_probabilities(output: np.ndarray) -> np.ndarray:
 
 def called_dosage(output: np.ndarray) -> np.ndarray:
     """Return the called alt-allele count (0, 1, 2) per sample and variant: argmax of the call probabilities."""
-    return call_probabilities(output).argmax(axis=-1).astype(np.int8)
+    return _calls_and_dosage(output)[0]
 
 
 def observed_dosage(alleles: np.ndarray) -> np.ndarray:
@@ -32,29 +32,9 @@ def concordance(alleles: np.ndarray, output: np.ndarray) -> float:
     return float((called_dosage(output)[mask] == obs[mask]).mean())
 
 
-def expected_dosage(output: np.ndarray) -> np.ndarray:
-    """Expected ALT dosage P(0/1) + 2 P(1/1), normalised by the three call probabilities."""
-    p = call_probabilities(output)
-    total = p.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, (p[..., 1] + 2 * p[..., 2]) / total, 0.0)
-
-
-def dosage_r2(alleles: np.ndarray, output: np.ndarray) -> float:
-    """Squared Pearson correlation of expected and observed dosage over observed calls."""
-    obs = observed_dosage(alleles)
-    mask = obs >= 0
-    if mask.sum() < 2:
-        return float("nan")
-    x, y = expected_dosage(output)[mask], obs[mask].astype(np.float64)
-    if x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1] ** 2)
-
-
 def _calls_and_dosage(output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Called ALT count (argmax, first on ties) and expected dosage, in float32 without stacking."""
-    out = np.asarray(output, dtype=np.float32)
+    out = np.asarray(output, dtype=np.float32).reshape(len(output), -1)
     ref, alt = out[:, 0::2], out[:, 1::2]
     p00 = ref * (1 - alt)
     p01 = ref * alt
@@ -106,10 +86,3 @@ class ReconstructionAccumulator:
             "per_sample_concordance": per_sample,
             "per_sample_calls": self.calls.copy(),
         }
-
-
-def reconstruction_qc(alleles: np.ndarray, output: np.ndarray) -> dict:
-    """Tile-level and per-sample concordance and dosage r-squared of a reconstruction."""
-    acc = ReconstructionAccumulator(len(alleles))
-    acc.add(0, alleles, output)
-    return acc.result()
