@@ -21,6 +21,7 @@ from .params import read_param_file
 from .variants import (
     VariantList,
     detect_format,
+    lab_companions,
     lab_variants,
     read_variants_tsv,
     require_file,
@@ -112,8 +113,7 @@ def _lab_encoding(ni: int, n_variants: int, where: Path, no: int | None = None) 
 
 
 def _load_lab(pth: Path, chrom: str | None) -> LoadedModel:
-    stem = pth.with_suffix("")
-    param_path = require_file(stem.with_name(stem.name + "_param.py"))
+    param_path = require_file(lab_companions(pth)[0])
     params = read_param_file(param_path)
     for key in ("n_layers", "size_ratio", "activation"):
         if key not in params:

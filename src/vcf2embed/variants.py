@@ -174,10 +174,31 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def lab_variants(pth: Path, chrom: str | None) -> VariantList:
+BUNDLE_FILES = ("model.json", "model.safetensors", "variants.tsv")
+
+
+def lab_companions(pth: Path) -> tuple[Path, Path, Path]:
+    """`NAME_param.py`, `NAME.pos` and `NAME_pos.txt` beside the lab's `NAME.pth`."""
     stem = pth.with_suffix("")
-    pos = stem.with_name(stem.name + ".pos")
-    pos_txt = stem.with_name(stem.name + "_pos.txt")
+    return (
+        stem.with_name(f"{stem.name}_param.py"),
+        stem.with_name(f"{stem.name}.pos"),
+        stem.with_name(f"{stem.name}_pos.txt"),
+    )
+
+
+def model_files(path: Path) -> list[Path]:
+    """The files a model consists of: a bundle folder's three (existing or to be made), or the
+    lab's `.pth`, `_param.py` and variant list."""
+    if path.suffix != ".pth":
+        folder = path.parent if path.name == "model.json" else path
+        return [folder / name for name in BUNDLE_FILES]
+    param, pos, pos_txt = lab_companions(path)
+    return [path, param, pos if pos.exists() or not pos_txt.exists() else pos_txt]
+
+
+def lab_variants(pth: Path, chrom: str | None) -> VariantList:
+    _, pos, pos_txt = lab_companions(pth)
     if pos.is_file():
         return read_pos_file(pos)
     if pos_txt.is_file():

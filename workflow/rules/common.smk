@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from vcf2embed.errors import Vcf2EmbedError
 from vcf2embed.genotypes import resolve_vcf_path
 from vcf2embed.tiles import read_tiles
+from vcf2embed.variants import model_files as model_file_list
 
 OUTDIR = config.get("outdir", "results").rstrip("/")
 
@@ -49,22 +50,7 @@ def tile_model(tile_id):
 
 def model_files(wildcards):
     """The files a tile's model consists of, so that changing them reruns the tile."""
-    model = tile_model(wildcards.tile)
-    if TILES[wildcards.tile].model is None:
-        return [
-            str(model / name)
-            for name in ("model.json", "model.safetensors", "variants.tsv")
-        ]
-    if model.is_dir():
-        return [
-            str(model / name)
-            for name in ("model.json", "model.safetensors", "variants.tsv")
-        ]
-    stem = model.with_suffix("")
-    files = [model, stem.with_name(f"{stem.name}_param.py")]
-    pos = stem.with_name(f"{stem.name}.pos")
-    files.append(pos if pos.exists() else stem.with_name(f"{stem.name}_pos.txt"))
-    return [str(f) for f in files]
+    return [str(f) for f in model_file_list(tile_model(wildcards.tile))]
 
 
 def vcf_sample_count(tile_id):
