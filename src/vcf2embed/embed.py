@@ -17,7 +17,7 @@ import torch
 
 from . import __version__
 from .devices import resolve_device, resolve_dtype
-from .encodings import count_unphased_hets, dosage_means, encode, features_per_variant
+from .encodings import check_phased, dosage_means, encode, features_per_variant
 from .errors import InputError, ModelError
 from .files import write_text_atomic
 from .genotypes import TileGenotypes
@@ -97,12 +97,7 @@ def input_source(
             f"{model.path}: encoded input has width {width} but the model takes {model.n_inputs}"
         )
     if model.encoding == "phased" and not allow_unphased:
-        n = count_unphased_hets(genotypes.alleles, genotypes.phased)
-        if n:
-            raise InputError(
-                f"tile {genotypes.tile_id}: {n} heterozygous calls are unphased but the model takes "
-                "phased haplotypes; phase the VCF or set `allow_unphased: true`"
-            )
+        check_phased(genotypes.alleles, genotypes.phased, f"tile {genotypes.tile_id}")
     means = (
         dosage_means(genotypes.alleles, genotypes.dosage) if model.encoding == "dosage" else None
     )

@@ -77,6 +77,16 @@ def count_unphased_hets(alleles: np.ndarray, phased: np.ndarray) -> int:
     return int(np.count_nonzero(het & ~phased))
 
 
+def check_phased(alleles: np.ndarray, phased: np.ndarray, where: str) -> None:
+    """Raise if heterozygous calls are unphased, which a phased model cannot take."""
+    n = count_unphased_hets(alleles, phased)
+    if n:
+        raise InputError(
+            f"{where}: {n} heterozygous calls are unphased but the model takes phased "
+            "haplotypes; phase the VCF or set `allow_unphased: true`"
+        )
+
+
 def encode(
     encoding: str,
     alleles: np.ndarray,
@@ -91,12 +101,7 @@ def encode(
         return allele_presence(alleles)
     if encoding == "phased":
         if phased is not None and not allow_unphased:
-            n = count_unphased_hets(alleles, phased)
-            if n:
-                raise InputError(
-                    f"{where}: {n} heterozygous calls are unphased but the model takes phased "
-                    "haplotypes; phase the VCF or set `allow_unphased: true`"
-                )
+            check_phased(alleles, phased, where)
         return phased_one_hot(alleles)
     if encoding == "dosage":
         return alt_dosage(alleles, dosage, means)
