@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,16 @@ def write_vcf(
         if index:
             subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
     return path
+
+
+def venv_env() -> dict[str, str]:
+    """The environment with this Python's bin folder first, so `vcf2embed` and tools resolve."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def snakemake_command(*args: str) -> list[str]:
+    """`python -m snakemake` on the repository's Snakefile."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
 
 
 def bundle_copy(src: Path, dst: Path) -> Path:

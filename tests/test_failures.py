@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_vcf
+from conftest import snakemake_command, venv_env, write_vcf
 
 from vcf2embed.architectures import LabAutoencoder
 from vcf2embed.models import save_bundle
@@ -275,27 +275,9 @@ def run_case(
         return proc, ("g.npz",)
     if case == "bad_config":
         (tmp / "cfg.yaml").write_text(f"vcf: {vcf}\ntiles: {tiles}\nbatch_size: 0\n")
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "--snakefile",
-                str(ROOT / "Snakefile"),
-                "--configfile",
-                "cfg.yaml",
-                "--cores",
-                "1",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-            env=env,
-        )
+        from test_workflow import snakemake
+
+        proc = snakemake(tmp, "--configfile", "cfg.yaml", "--cores", "1")
         return proc, ("batch_size",)
     raise AssertionError(case)
 
@@ -433,22 +415,11 @@ def test_interrupted_workflow_resumes_to_the_same_result(tmp_path: Path, example
         (tmp_path / name / "cfg.yaml").write_text(config)
     assert snakemake(tmp_path / "whole", "--configfile", "cfg.yaml", "--cores", "2").returncode == 0
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     work = tmp_path / "killed"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            "cfg.yaml",
-            "--cores",
-            "1",
-        ],
+        snakemake_command("--configfile", "cfg.yaml", "--cores", "1"),
         cwd=work,
-        env=env,
+        env=venv_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from conftest import venv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}
@@ -47,8 +47,7 @@ def test_every_rule_declares_conda_and_log() -> None:
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=venv_env())
 
 
 def test_snakemake_lint_is_clean() -> None:

@@ -11,11 +11,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import snakemake_command, venv_env
 
 from vcf2embed.parquet import read_embeddings, read_metadata
 
@@ -56,11 +56,10 @@ def job_ids() -> set[int]:
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 480) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
+        snakemake_command(*args),
         cwd=workdir,
-        env=env,
+        env=venv_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import snakemake_command, venv_env
 from oracle import encode_presence, encoder_forward, model_weights, oracle_alleles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,21 +15,11 @@ pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(workdir),
-            *args,
-        ],
+        snakemake_command("--directory", str(workdir), *args),
         capture_output=True,
         text=True,
-        env=env,
+        env=venv_env(),
         cwd=workdir,
     )
 
