@@ -34,13 +34,17 @@ wildcard_constraints:
     batch=r"b[0-9]+",
 
 
-def tile_vcf(wildcards):
-    """The VCF (and its index) holding a tile's records."""
+def vcf_of(tile_id):
+    """The VCF holding a tile's records."""
     try:
-        vcf = resolve_vcf_path(config["vcf"], TILES[wildcards.tile])
+        return str(resolve_vcf_path(config["vcf"], TILES[tile_id]))
     except Vcf2EmbedError as exc:
         raise WorkflowError(f"config vcf: {exc}")
-    return [str(vcf)]
+
+
+def tile_vcf(wildcards):
+    """The VCF holding a tile's records, as a rule input."""
+    return [vcf_of(wildcards.tile)]
 
 
 def tile_model(tile_id):
@@ -57,7 +61,7 @@ def vcf_sample_count(tile_id):
     """Samples in the VCF of a tile (from its header), for memory requests."""
     from cyvcf2 import VCF
 
-    path = tile_vcf(type("W", (), {"tile": tile_id}))[0]
+    path = vcf_of(tile_id)
     if path not in _SAMPLE_COUNTS:
         _SAMPLE_COUNTS[path] = len(VCF(path).samples)
     return _SAMPLE_COUNTS[path]
@@ -88,14 +92,14 @@ def train_args():
 
 
 def genotypes_mem_mb(wildcards, attempt):
-    """Memory for a genotypes job: the aligned arrays (about 8 bytes per call), doubled per retry."""
+    """Memory for a genotypes job: the aligned arrays (about 8 bytes per call), grown per retry."""
     calls = vcf_sample_count(wildcards.tile) * model_variant_count(wildcards.tile)
     return int((500 + 3 * 8 * calls / 1e6) * attempt)
 
 
-def embed_mem_mb(wildcards, attempt):
-    """Memory for an embed job: genotypes, encoded input and activations, doubled per retry."""
-    calls = vcf_sample_count(wildcards.tile) * model_variant_count(wildcards.tile)
+def embed_memory(tile_id, attempt):
+    """Memory for one tile of an embed job: genotypes, input and activations, grown per retry."""
+    calls = vcf_sample_count(tile_id) * model_variant_count(tile_id)
     return int((1500 + 3 * 16 * calls / 1e6) * attempt)
 
 
@@ -125,7 +129,7 @@ def batch_models(wildcards):
     return [
         f
         for tile in BATCHES[wildcards.batch]
-        for f in model_files(type("W", (), {"tile": tile}))
+        for f in model_file_list(tile_model(tile))
     ]
 
 
@@ -139,10 +143,7 @@ def batch_tile_args(wildcards, input):
 
 def batch_mem_mb(wildcards, attempt):
     """Memory for an embed batch: its largest tile (tiles run one after another)."""
-    return max(
-        embed_mem_mb(type("W", (), {"tile": tile}), attempt)
-        for tile in BATCHES[wildcards.batch]
-    )
+    return max(embed_memory(tile, attempt) for tile in BATCHES[wildcards.batch])
 
 
 def gpu_slots_arg(wildcards, output):
