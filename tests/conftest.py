@@ -54,9 +54,17 @@ def write_vcf(
     return path
 
 
-def venv_env() -> dict[str, str]:
-    """The environment with this Python's bin folder first, so `vcf2embed` and tools resolve."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def venv_env(slurm: bool = False) -> dict[str, str]:
+    """The environment with this Python's bin folder first, so `vcf2embed` and tools resolve.
+
+    Unless `slurm`, SLURM's client tools see an empty configuration and fail at once, as on a
+    machine without SLURM: Snakemake's SLURM plugin otherwise waits 10 s at start-up for a
+    controller that only the SLURM test brings up.
+    """
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    if not slurm:
+        env["SLURM_CONF"] = os.devnull
+    return env
 
 
 def snakemake_command(*args: str) -> list[str]:

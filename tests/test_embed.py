@@ -58,6 +58,21 @@ def test_embed_tile_writes_files_and_metadata(tile01, tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(".*.tmp"))
 
 
+def test_reconstruction_qc_equals_numpy_on_the_whole_output(tile01, tmp_path: Path) -> None:
+    from vcf2embed.reconstruction import concordance
+
+    tile, model, genotypes = tile01
+    result = embed_tile(genotypes, tile, model, tmp_path, device="cpu", batch_size=47)
+    with torch.inference_mode():
+        output = model.module(torch.from_numpy(model_input(model, genotypes))).numpy()
+    qc = result.qc["reconstruction"]
+    assert qc["concordance"] == pytest.approx(concordance(genotypes.alleles, output), abs=1e-12)
+    observed = genotypes.alleles[..., 0] >= 0
+    assert qc["observed_calls"] == int(observed.sum())
+    per_sample = np.loadtxt(tmp_path / "qc" / f"{tile.tile_id}.samples.tsv", skiprows=1, usecols=1)
+    assert per_sample.tolist() == observed.sum(axis=1).tolist()
+
+
 def test_repeated_runs_identical_files(tile01, tmp_path: Path) -> None:
     tile, model, genotypes = tile01
     a = embed_tile(genotypes, tile, model, tmp_path / "a", device="cpu")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from oracle import encode_presence
 
-from vcf2embed.encodings import alt_dosage, encode, phased_one_hot
+from vcf2embed.encodings import allele_presence, alt_dosage, encode, phased_one_hot
 from vcf2embed.errors import InputError
 from vcf2embed.reconstruction import call_probabilities, called_dosage, concordance
 
@@ -37,6 +38,17 @@ def test_unphased_het_refused_for_phased_model() -> None:
     assert encode("phased", CALLS, phased, allow_unphased=True).shape == (1, 20)
 
 
+def test_pair_tables_match_the_formulas_for_every_code() -> None:
+    codes = np.array([-2, -1, 0, 1], dtype=np.int8)
+    pairs = np.stack(np.meshgrid(codes, codes, indexing="ij"), axis=-1).reshape(1, -1, 2)
+    a0, a1 = pairs[0, :, 0], pairs[0, :, 1]
+    presence = np.stack([(a0 == 0) | (a1 == 0), (a0 == 1) | (a1 == 1)], axis=1)
+    one_hot = np.stack([a0 == 0, a0 == 1, a1 == 0, a1 == 1], axis=1)
+    assert allele_presence(pairs).tolist() == [presence.astype(np.float32).ravel().tolist()]
+    assert phased_one_hot(pairs).tolist() == [one_hot.astype(np.float32).ravel().tolist()]
+    assert allele_presence(pairs[:, ::-1]).shape == (1, 32)  # non-contiguous input is copied
+
+
 def test_dosage_with_mean_imputation() -> None:
     calls = np.array([[[0, 1]], [[1, 1]], [[-1, -1]]], dtype=np.int8)
     assert alt_dosage(calls)[:, 0].tolist() == [1.0, 2.0, 1.5]
@@ -61,9 +73,10 @@ def test_reconstruction_accumulator_against_float64_formulas() -> None:
     alleles = rng.integers(0, 2, (50, 40, 2)).astype(np.int8)
     alleles[rng.random((50, 40)) < 0.1] = -1
     output = rng.random((50, 80)).astype(np.float32)
+    inputs = torch.from_numpy(allele_presence(alleles))
     acc = ReconstructionAccumulator(50)
-    acc.add(0, alleles[:20], output[:20])  # two batches, as the embed step feeds it
-    acc.add(20, alleles[20:], output[20:])
+    acc.add(0, inputs[:20], torch.from_numpy(output[:20]))  # two batches, as embed feeds it
+    acc.add(20, inputs[20:], torch.from_numpy(output[20:]))
     result = acc.result()
     p = call_probabilities(output)  # float64, stacked: the written-out formula
     calls = p.argmax(axis=-1)

@@ -59,7 +59,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 480) -> subprocess.C
     proc = subprocess.Popen(
         snakemake_command(*args),
         cwd=workdir,
-        env=venv_env(),
+        env=venv_env(slurm=True),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

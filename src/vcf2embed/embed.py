@@ -7,7 +7,7 @@ import json
 import logging
 import platform
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,6 @@ from .reconstruction import ReconstructionAccumulator
 from .tiles import Tile
 
 log = logging.getLogger(__name__)
-
-
-OUTPUT = "<output>"
 
 
 @dataclass
@@ -66,10 +63,11 @@ class InputSource:
     def rows(self, index: slice | np.ndarray) -> np.ndarray:
         """The float32 model input of the selected samples."""
         g = self.genotypes
+        alleles, phased = g.sample_rows(index, phased=self.encoding == "phased")
         return encode(
             self.encoding,
-            g.alleles[index],
-            g.phased[index],
+            alleles,
+            phased,
             g.dosage[index] if g.dosage is not None else None,
             allow_unphased=True,  # checked once for the whole tile in input_source
             means=self.means,
@@ -80,9 +78,9 @@ def input_source(
     model: LoadedModel, genotypes: TileGenotypes, allow_unphased: bool = False
 ) -> InputSource:
     """Check that genotypes fit the model and return their encoder."""
-    if genotypes.alleles.shape[1] != len(model.variants):
+    if genotypes.n_variants != len(model.variants):
         raise InputError(
-            f"tile {genotypes.tile_id}: the genotypes hold {genotypes.alleles.shape[1]} variants "
+            f"tile {genotypes.tile_id}: the genotypes hold {genotypes.n_variants} variants "
             f"but the model has {len(model.variants)}; rerun the genotypes step for this model"
         )
     if model.encoding != "dosage" and genotypes.source.get("genotype_field", "GT") != "GT":
@@ -97,7 +95,7 @@ def input_source(
             f"{model.path}: encoded input has width {width} but the model takes {model.n_inputs}"
         )
     if model.encoding == "phased" and not allow_unphased:
-        check_phased(genotypes.alleles, genotypes.phased, f"tile {genotypes.tile_id}")
+        check_phased(*genotypes.variant_major(), f"tile {genotypes.tile_id}")
     means = (
         dosage_means(genotypes.alleles, genotypes.dosage) if model.encoding == "dosage" else None
     )
@@ -132,11 +130,11 @@ def stream_activations(
     batch_size: int = 256,
     dtype: torch.dtype = torch.float32,
     module: torch.nn.Module | None = None,
-    keep_output: bool = False,
+    on_output: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
     """Run the model batch by batch; yield (start, stop, captured outputs) for each batch.
 
-    With `keep_output` the model's own output is included under the key `OUTPUT`. On CUDA,
+    `on_output(start, inputs, output)` sees each batch's input and output on the device. On CUDA,
     inputs go through pinned memory with non-blocking copies, and each batch's activations are
     copied back while the next batch runs; an out-of-memory error halves the batch.
     """
@@ -172,8 +170,8 @@ def stream_activations(
                 log.warning("CUDA out of memory; retrying with batch_size %d", batch_size)
                 continue
             captured = dict(acts)
-            if keep_output and isinstance(result, torch.Tensor):
-                captured[OUTPUT] = result
+            if on_output is not None and isinstance(result, torch.Tensor):
+                on_output(start, xb, result)
             host = {
                 name: t.reshape(stop - start, -1).to(torch.float32).to("cpu", non_blocking=cuda)
                 for name, t in captured.items()
@@ -198,12 +196,11 @@ def compute_activations(
     batch_size: int = 256,
     dtype: torch.dtype = torch.float32,
     module: torch.nn.Module | None = None,
-    keep_output: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run the model over the input matrix `x`; return each captured module's (samples, dims) output."""
     parts: dict[str, list[np.ndarray]] = {}
     for _, _, acts in stream_activations(
-        model, _ArraySource(x), selectors, device, batch_size, dtype, module, keep_output
+        model, _ArraySource(x), selectors, device, batch_size, dtype, module
     ):
         for name, values in acts.items():
             parts.setdefault(name, []).append(values)
@@ -283,7 +280,7 @@ def embed_tile(
     reference_module = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
     pick = np.sort(np.random.default_rng(0).permutation(n)[:precision_rows])
     check_reconstruction = model.reconstructs_input and model.encoding == "allele_presence"
-    reconstruction = ReconstructionAccumulator(n) if check_reconstruction else None
+    reconstruction = ReconstructionAccumulator(n, torch_device) if check_reconstruction else None
     base_meta = {
         "tile_id": tile.tile_id,
         "tile": {"chrom": tile.chrom, "start": tile.start, "end": tile.end},
@@ -314,9 +311,8 @@ def embed_tile(
             torch_device,
             batch_size,
             torch_dtype,
-            keep_output=check_reconstruction,
+            on_output=reconstruction.add if reconstruction is not None else None,
         ):
-            output = acts.pop(OUTPUT, None)
             ids = genotypes.samples[start:stop]
             for name, values in acts.items():
                 if not np.isfinite(values).all():
@@ -339,8 +335,6 @@ def embed_tile(
                 if reference_module is not None:
                     rows = pick[(pick >= start) & (pick < stop)] - start
                     picked.setdefault(name, []).append(values[rows])
-            if reconstruction is not None and output is not None:
-                reconstruction.add(start, genotypes.alleles[start:stop], output)
         precision = None
         if reference_module is not None:
             model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
@@ -369,7 +363,7 @@ def embed_tile(
         calls = result.pop("per_sample_calls")
         qc["reconstruction"] = result
     else:
-        calls = (genotypes.alleles[..., 0] >= 0).sum(axis=1)
+        calls = (genotypes.variant_major()[0][..., 0] >= 0).sum(axis=0)
         per_sample = np.full(len(calls), np.nan)
     rows = ["sample_id\tobserved_calls\tconcordance"] + [
         f"{sid}\t{k}\t{'NA' if c != c else f'{c:.6f}'}"

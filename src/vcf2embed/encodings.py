@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import InputError
@@ -20,23 +22,32 @@ def features_per_variant(encoding: str) -> int:
         ) from None
 
 
+@functools.cache
+def _pair_table(encoding: str) -> np.ndarray:
+    """Features of every pair of int8 allele codes, indexed by the pair viewed as one uint16."""
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.int8).reshape(-1, 2)
+    a0, a1 = pairs[:, 0], pairs[:, 1]
+    if encoding == "allele_presence":
+        columns = [(a0 == 0) | (a1 == 0), (a0 == 1) | (a1 == 1)]
+    else:
+        columns = [a0 == 0, a0 == 1, a1 == 0, a1 == 1]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def _by_pair(encoding: str, alleles: np.ndarray) -> np.ndarray:
+    """Look up every call's features in the pair table; (samples, variants * width) float32."""
+    pairs = np.ascontiguousarray(alleles, dtype=np.int8).view(np.uint16)[..., 0]
+    return np.take(_pair_table(encoding), pairs, axis=0).reshape(alleles.shape[0], -1)
+
+
 def allele_presence(alleles: np.ndarray) -> np.ndarray:
     """Encode (samples, variants, 2) allele codes as `[ref present, alt present]` per variant."""
-    a0, a1 = alleles[..., 0], alleles[..., 1]
-    out = np.empty((alleles.shape[0], alleles.shape[1], 2), dtype=np.float32)
-    out[..., 0] = (a0 == 0) | (a1 == 0)
-    out[..., 1] = (a0 == 1) | (a1 == 1)
-    return out.reshape(alleles.shape[0], -1)
+    return _by_pair("allele_presence", alleles)
 
 
 def phased_one_hot(alleles: np.ndarray) -> np.ndarray:
     """Encode haplotypes as `[h1 ref, h1 alt, h2 ref, h2 alt]` per variant."""
-    out = np.empty((alleles.shape[0], alleles.shape[1], 4), dtype=np.float32)
-    out[..., 0] = alleles[..., 0] == 0
-    out[..., 1] = alleles[..., 0] == 1
-    out[..., 2] = alleles[..., 1] == 0
-    out[..., 3] = alleles[..., 1] == 1
-    return out.reshape(alleles.shape[0], -1)
+    return _by_pair("phased", alleles)
 
 
 def _raw_dosage(alleles: np.ndarray, dosage: np.ndarray | None) -> np.ndarray:

@@ -101,11 +101,13 @@ class TileGenotypes:
         source: dict | None = None,
         alleles_vm: np.ndarray | None = None,
         phased_vm: np.ndarray | None = None,
+        phased_packed: np.ndarray | None = None,
     ) -> None:
         self.tile_id = tile_id
         self.samples = samples
         self._alleles, self._phased = alleles, phased
-        self.alleles_vm, self.phased_vm = alleles_vm, phased_vm
+        self.alleles_vm, self._phased_vm = alleles_vm, phased_vm
+        self._phased_packed = phased_packed  # bits of phased_vm, unpacked on first use
         self.dosage = dosage
         self.qc = qc or AlignmentQC()
         self.source = source or {}
@@ -125,6 +127,35 @@ class TileGenotypes:
         if self._phased is None:
             self._phased = blocked_transpose(self.phased_vm)
         return self._phased
+
+    @property
+    def phased_vm(self) -> np.ndarray | None:
+        """(variants, samples) bool: the call is phased."""
+        if self._phased_vm is None and self._phased_packed is not None:
+            bits = np.unpackbits(self._phased_packed, axis=1, count=len(self.samples))
+            self._phased_vm, self._phased_packed = bits.view(bool), None
+        return self._phased_vm
+
+    @property
+    def n_variants(self) -> int:
+        """Variants (model order) the calls cover."""
+        return (
+            self.alleles_vm if self.alleles_vm is not None else self._alleles.transpose(1, 0, 2)
+        ).shape[0]
+
+    def sample_rows(
+        self, index: slice | np.ndarray, phased: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(alleles, phased or None) of some samples, sample-major, without the whole transpose."""
+        if self._alleles is not None or self.alleles_vm is None:
+            return self.alleles[index], self.phased[index] if phased else None
+        pairs = self.alleles_vm.view(np.int16)[:, index, 0]  # (variants, rows) int16 pairs
+        alleles = np.ascontiguousarray(pairs.T).view(np.int8).reshape(pairs.shape[1], -1, 2)
+        return alleles, np.ascontiguousarray(self.phased_vm[:, index].T) if phased else None
+
+    def variant_major(self) -> tuple[np.ndarray, np.ndarray]:
+        """(alleles, phased) variant-major: (variants, samples, 2) and (variants, samples)."""
+        return self._variant_major()
 
     def _variant_major(self) -> tuple[np.ndarray, np.ndarray]:
         if self.alleles_vm is not None:
@@ -163,9 +194,7 @@ class TileGenotypes:
                     tile_id=meta["tile_id"],
                     samples=samples,
                     alleles_vm=data["alleles_vm"],
-                    phased_vm=np.unpackbits(data["phased_vm"], axis=1, count=len(samples)).astype(
-                        bool
-                    ),
+                    phased_packed=data["phased_vm"],
                     dosage=data["dosage"] if "dosage" in data else None,
                     qc=AlignmentQC(**meta["qc"]),
                     source=meta.get("source", {}),

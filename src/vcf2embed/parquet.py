@@ -19,19 +19,28 @@ METADATA_KEY = b"vcf2embed"
 ROW_GROUP_ROWS = 65536
 
 
+def _strings(values: list[str]) -> pa.Array:
+    """A string array built from its buffers (`pa.array` would import pandas to inspect a list)."""
+    encoded = [v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets), data])
+
+
 def embedding_table(sample_ids: list[str], tile_id: str, values: np.ndarray) -> pa.Table:
     """Build the table `sample_id, tile_id, embedding list<float32>` from a (samples, dims) array."""
     values = np.ascontiguousarray(values, dtype=np.float32)
-    width = values.shape[1] if values.ndim == 2 else values.size // max(1, len(sample_ids))
-    values = values.reshape(len(sample_ids), width)
-    offsets = np.arange(len(sample_ids) + 1, dtype=np.int32) * width
-    embedding = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.reshape(-1)))
-    return pa.table(
-        {
-            "sample_id": pa.array(sample_ids, type=pa.string()),
-            "tile_id": pa.array([tile_id] * len(sample_ids), type=pa.string()),
-            "embedding": embedding.cast(pa.list_(pa.float32())),
-        }
+    n = len(sample_ids)
+    width = values.shape[1] if values.ndim == 2 else values.size // max(1, n)
+    flat = pa.Array.from_buffers(pa.float32(), n * width, [None, pa.py_buffer(values)])
+    offsets = np.arange(n + 1, dtype=np.int32) * width
+    embedding = pa.ListArray.from_buffers(
+        pa.list_(pa.float32()), n, [None, pa.py_buffer(offsets)], children=[flat]
+    )
+    return pa.Table.from_arrays(
+        [_strings(sample_ids), _strings([tile_id] * n), embedding],
+        names=["sample_id", "tile_id", "embedding"],
     )
 
 
