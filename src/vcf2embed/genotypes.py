@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -401,8 +402,10 @@ def _record_label(rec) -> tuple:
 
 
 def format_label(label: tuple) -> str:
-    """`chrom:pos ref>alt` of a record label tuple."""
-    chrom, pos, ref, alt = label
+    """`chrom:pos ref>alt` of a record label tuple (text or the record's bytes)."""
+    chrom, pos, ref, alt = (
+        part.decode(errors="replace") if isinstance(part, bytes) else part for part in label
+    )
     return f"{chrom}:{pos} {ref}>{alt}"
 
 
@@ -509,8 +512,51 @@ class _Aligner:
         for j, p in enumerate(variants.pos.tolist()):
             self.by_pos.setdefault(p, []).append(j)
         self.call_counts = np.zeros((n_var, 4), dtype=np.int64)  # missing, half, other, haploid
-        self.chosen: dict[int, tuple[int, str]] = {}
+        self.chosen: dict[int, tuple[int, tuple]] = {}
         self.kinds: dict[int, str] = {}
+        self._position_texts: set[bytes] | None = None
+
+    def exact_keys(self, contig: str) -> dict[tuple[bytes, bytes, bytes, bytes], int]:
+        """`(CHROM, POS, REF, ALT)` text of a biallelic record that matches a variant exactly ->
+        the variant's index. Only variants alone at their position are listed."""
+        if self.variants.positions_only:
+            return {}
+        chrom = contig.encode()
+        return {
+            (
+                chrom,
+                str(p).encode(),
+                self.variants.ref[js[0]].encode(),
+                self.variants.alt[js[0]].encode(),
+            ): js[0]
+            for p, js in self.by_pos.items()
+            if len(js) == 1
+        }
+
+    def position_texts(self) -> set[bytes]:
+        """The model's positions as VCF text."""
+        if self._position_texts is None:
+            self._position_texts = {str(p).encode() for p in self.by_pos}
+        return self._position_texts
+
+    def claim_exact(self, js: list[int], labels: list[tuple]) -> list[bool]:
+        """Take records as the exact matches of variants `js`; False where a variant already
+        has a record (also from earlier in `js`), which `candidates` must then weigh."""
+        chosen = self.chosen
+        if len(set(js)) == len(js) and chosen.keys().isdisjoint(js):
+            chosen.update(zip(js, zip(repeat(_RANK["exact"]), labels)))
+            self.kinds.update(dict.fromkeys(js, "exact"))
+            self.qc.records_read += len(js)
+            return [True] * len(js)
+        taken = []
+        for j, label in zip(js, labels):
+            ok = j not in chosen
+            if ok:
+                chosen[j] = (_RANK["exact"], label)
+                self.kinds[j] = "exact"
+                self.qc.records_read += 1
+            taken.append(ok)
+        return taken
 
     def candidates(
         self, pos: int, rec_alleles: list[str], label: tuple

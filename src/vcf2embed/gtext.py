@@ -12,11 +12,12 @@ two readers equal.
 
 from __future__ import annotations
 
-import queue
+import fcntl
 import re
 import shutil
 import subprocess
-import threading
+import tempfile
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,7 @@ import numpy as np
 from .errors import InputError
 from .progress import track
 
-CHUNK_BYTES = 4 << 20
-READ_BYTES = 256 << 10
+CHUNK_BYTES = 1 << 20
 DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
@@ -44,31 +44,36 @@ def text_reader_available(path: Path) -> bool:
     )
 
 
-_CALL_MASK = np.uint32(0xFF00FF00)  # separator and tab bytes of a 4-byte call, little-endian
-_PHASED_CALL = np.uint32((_TAB << 24) | (_BAR << 8))
-_UNPHASED_CALL = np.uint32((_TAB << 24) | (_SLASH << 8))
+# A call with the tab before it is 4 bytes, `\t a sep b`: as a little-endian uint32 the tab and
+# the separator are bytes 0 and 2.
+_CALL_MASK = np.uint32(0x00FF00FF)
+_PHASED_CALL = np.uint32((_BAR << 16) | _TAB)
+_UNPHASED_CALL = np.uint32((_SLASH << 16) | _TAB)
 
 
 def simple_codes(
-    calls: list, luts: list[np.ndarray], n: int
+    buffer: bytes, count: int, n: int, luts: list[np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Model allele codes of GT-only lines of 4-byte diploid calls, for many lines at once.
+    """Model allele codes of `count` GT-only lines of diploid one-digit calls, all at once.
 
+    `buffer` holds each line's calls with the tab before each call (4 bytes a call); `luts` maps
+    each line's VCF allele indices to model codes (None: all lines are exact biallelic matches).
     Returns (lines, n, 2) codes (0/1, -1 missing, -2 another allele), (lines, n) phased, which
     lines were well-formed (the others need `decode_general`), and whether any code can be -2.
     """
-    count = len(calls)
-    buffer = b"\t".join(calls) + b"\t"
     words = np.frombuffer(buffer, dtype="<u4").reshape(count, n)
     shape = words & _CALL_MASK
     phased = shape == _PHASED_CALL
     valid = (phased | (shape == _UNPHASED_CALL)).all(axis=1)
     raw = np.frombuffer(buffer, dtype=np.uint8).reshape(count, n, 4)
-    # allele byte minus '0': digits 0..9, '.' -> -2 (as int8)
-    v = (raw[..., 0:3:2] - np.uint8(_ZERO)).view(np.int8)
-    kind = np.fromiter((_lut_kind(lut) for lut in luts), dtype=np.int8, count=count)
+    kind = (
+        np.zeros(count, dtype=np.int8)
+        if luts is None
+        else np.fromiter((_lut_kind(lut) for lut in luts), dtype=np.int8, count=count)
+    )
     if (kind < 2).all():
-        codes = v
+        # allele byte minus '0': digits 0..9, '.' -> -2 (as int8)
+        v = (raw[..., 1::2] - np.uint8(_ZERO)).view(np.int8)
         flat = v.reshape(count, -1)
         # biallelic calls hold only '0', '1' and '.' (-2); the shape check pins every byte
         valid &= (flat.min(axis=1) >= -2) & (flat.max(axis=1) <= 1)
@@ -76,13 +81,14 @@ def simple_codes(
         for row in np.nonzero(kind == 1)[0]:
             line = v[row]
             np.subtract(1, line, out=line, where=line >= 0)
-        return codes, phased, valid, False
+        return v, phased, valid, False
+    assert luts is not None
     tables = np.full((count, 256), -3, dtype=np.int8)
     tables[:, _DOT] = -1
     for row, lut in enumerate(luts):
         k = min(len(lut), 10)
         tables[row, _ZERO : _ZERO + k] = np.where(lut[:k] < 0, -2, lut[:k])
-    index = raw[..., 0:3:2].astype(np.intp)
+    index = raw[..., 1::2].astype(np.intp)
     index += (np.arange(count, dtype=np.intp) * 256)[:, None, None]
     codes = tables.ravel()[index]
     valid &= (codes > -3).reshape(count, -1).all(axis=1)
@@ -184,99 +190,163 @@ def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
     return samples, listed.stdout.split(), formats
 
 
-def _blocks(stream, out: queue.Queue) -> None:
-    """Read the pipe in a thread, so htslib keeps decompressing while records are parsed."""
+def _widen_pipe(stream) -> None:
+    """Let the writer run a whole chunk ahead of the reader (Linux; elsewhere a no-op)."""
     try:
-        while True:
-            block = stream.read(READ_BYTES)
-            out.put(block)
-            if not block:
-                return
-    except BaseException as exc:  # handed to the consumer
-        out.put(exc)
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK_BYTES)
+    except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
+        pass
 
 
 def _chunks(path: Path, region: str):
-    """Yield blocks of whole record lines of `region`, as htslib's tabix cuts them."""
-    proc = subprocess.Popen(
-        ["tabix", str(path), region], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    blocks: queue.Queue = queue.Queue(maxsize=CHUNK_BYTES // READ_BYTES)
-    reader = threading.Thread(target=_blocks, args=(proc.stdout, blocks), daemon=True)
-    reader.start()
-    rest = b""
-    try:
-        pending: list[bytes] = []
-        size = 0
-        while True:
-            block = blocks.get()
-            if isinstance(block, BaseException):
-                raise block
-            if block:
-                pending.append(block)
-                size += len(block)
-            if size >= CHUNK_BYTES or (not block and (pending or rest)):
-                data = rest + b"".join(pending)
-                pending, size = [], 0
+    """Yield blocks of whole record lines of `region`, as htslib's tabix cuts them.
+
+    While one block is decoded, tabix decompresses the next into the (widened) pipe.
+    """
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(
+            ["tabix", str(path), region], stdout=subprocess.PIPE, stderr=err_file
+        )
+        assert proc.stdout is not None
+        _widen_pipe(proc.stdout)
+        rest = b""
+        try:
+            while True:
+                block = proc.stdout.read(CHUNK_BYTES)
+                data = rest + block if rest else block
                 cut = data.rfind(b"\n") + 1 if block else len(data)
-                rest = data[cut:] if block else b""
+                rest = data[cut:]
                 if cut:
                     yield data[:cut] if cut < len(data) else data
-            if not block:
-                break
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace").strip()
-        code = proc.wait()
-        reader.join(timeout=5)
+                if not block:
+                    break
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+            err_file.seek(0)
+            err = err_file.read().decode(errors="replace").strip()
     if code != 0 or "[E::" in err:
         raise InputError(htslib_problem(path, err or f"exit code {code}", region))
 
 
 def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
-    """Align every record of `region` of a bgzipped VCF, decoding GT text with numpy."""
+    """Align every record of `region` (`contig:start-end`) of a bgzipped VCF, decoding GT text
+    with numpy.
 
+    Lines in the common layout (GT only, every call `a|b` or `a/b` with one-digit alleles) are
+    parsed a chunk at a time; a record that matches its model variant exactly is decoded with
+    the others of its chunk. Any other line goes through `_candidates` and `_decode_group`.
+    """
+    contig = region.rsplit(":", 1)[0]
     order = aligner.order
     all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
+    exact, known = aligner.exact_keys(contig), aligner.position_texts()
+    width = 4 * n_samples  # a line's calls, each with the tab before it
     for data in track(_chunks(path, region), desc=desc, unit="chunks"):
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        heads = [line[:-width] for line in lines]
+        tabs = list(map(bytes.count, heads, repeat(b"\t")))
+        if tabs.count(8) == len(lines):
+            common: list[int] | range = range(len(lines))
+            slow = []
+        else:
+            common = [k for k, t in enumerate(tabs) if t == 8]
+            slow = [k for k, t in enumerate(tabs) if t != 8 and lines[k]]
+        fields = b"\t".join([heads[k] for k in common]).split(b"\t")
+        labels = list(zip(fields[0::9], fields[1::9], fields[3::9], fields[4::9]))
+        js = list(map(exact.get, labels))
+        fast, fast_js, fast_labels = [], [], []
+        formats = fields[8::9]
+        for k, j, label, fmt in zip(common, js, labels, formats):
+            if fmt == b"GT":
+                if j is not None:
+                    fast.append(k), fast_js.append(j), fast_labels.append(label)
+                    continue
+                pos = label[1]
+                if pos not in known and pos.isdigit() and pos[:1] != b"0":
+                    aligner.qc.records_read += 1
+                    aligner.qc.records_not_in_model += 1
+                    continue
+            slow.append(k)
+        if fast:
+            claimed = aligner.claim_exact(fast_js, fast_labels)
+            if not all(claimed):  # already has a record: decide as any other record
+                slow += [k for k, ok in zip(fast, claimed) if not ok]
+                keep = [i for i, ok in enumerate(claimed) if ok]
+                fast = [fast[i] for i in keep]
+                fast_js = [fast_js[i] for i in keep]
+                fast_labels = [fast_labels[i] for i in keep]
+            buffer = b"".join([lines[k][-width:] for k in fast])
+            _decode_exact(buffer, fast_js, fast_labels, aligner, n_samples, order, all_samples)
         needed = []
-        view = memoryview(data)
-        start, size = 0, len(data)
-        while start < size:
-            end = data.find(b"\n", start)
-            if end < 0:
-                end = size
-            if end == start:
-                start += 1
-                continue
-            try:
-                cut = start - 1
-                for _ in range(9):  # the genotype columns follow the 9th tab; they are not copied
-                    cut = data.index(b"\t", cut + 1, end)
-            except ValueError:
-                raise InputError(
-                    f"{path}: a record in {region} has fewer than 10 columns; a VCF with samples needs 10 or more"
-                ) from None
-            parts = data[start:cut].split(b"\t")
-            pos = int(parts[1])
-            calls = view[cut + 1 : end]
-            start = end + 1
-            if pos not in aligner.by_pos:
-                aligner.qc.records_read += 1
-                aligner.qc.records_not_in_model += 1
-                continue
-            ref, alt = parts[3].decode(), parts[4].decode()
-            alts = [] if alt == "." else alt.split(",")
-            label = (parts[0].decode(), pos, ref, alt)
-            for j, _kind, lut in aligner.candidates(
-                pos, [ref.upper(), *(a.upper() for a in alts)], label
-            ):
-                needed.append((j, lut, parts[8], calls, label))
+        for k in sorted(slow):
+            needed.extend(_candidates(path, region, lines[k], aligner))
         for first in range(0, len(needed), DECODE_LINES):
             _decode_group(
                 needed[first : first + DECODE_LINES], aligner, n_samples, order, all_samples
             )
+
+
+def _decode_exact(
+    buffer: bytes,
+    js: list[int],
+    labels: list[tuple],
+    aligner,
+    n_samples: int,
+    order: np.ndarray,
+    all_samples: bool,
+) -> None:
+    """Decode and store the calls of records that match their model variants exactly."""
+    if not js:
+        return
+    codes, phased, valid, _ = simple_codes(buffer, len(js), n_samples)
+    if not all_samples:
+        codes, phased = codes[:, order], phased[:, order]
+    if valid.all():
+        aligner.fill_codes(js, codes, phased, may_have_other=False)
+        return
+    good = np.flatnonzero(valid)
+    if len(good):
+        aligner.fill_codes([js[i] for i in good], codes[good], phased[good], may_have_other=False)
+    width = 4 * n_samples
+    bad = [
+        (js[i], _IDENTITY, b"GT", memoryview(buffer)[i * width : (i + 1) * width], labels[i])
+        for i in np.flatnonzero(~valid)
+    ]
+    _decode_group(bad, aligner, n_samples, order, all_samples)
+
+
+_IDENTITY = np.array([0, 1], dtype=np.int8)
+
+
+def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
+    """The model variants one record line supplies, as items for `_decode_group`."""
+    try:
+        cut = -1
+        for _ in range(9):  # the genotype columns follow the 9th tab; they are not copied
+            cut = line.index(b"\t", cut + 1)
+    except ValueError:
+        raise InputError(
+            f"{path}: a record in {region} has fewer than 10 columns; a VCF with samples needs 10 or more"
+        ) from None
+    parts = line[:cut].split(b"\t")
+    pos = int(parts[1])
+    if pos not in aligner.by_pos:
+        aligner.qc.records_read += 1
+        aligner.qc.records_not_in_model += 1
+        return []
+    ref, alt = parts[3].decode(), parts[4].decode()
+    alts = [] if alt == "." else alt.split(",")
+    label = (parts[0].decode(), pos, ref, alt)
+    calls = memoryview(line)[cut:]
+    return [
+        (j, lut, parts[8], calls, label)
+        for j, _kind, lut in aligner.candidates(
+            pos, [ref.upper(), *(a.upper() for a in alts)], label
+        )
+    ]
 
 
 def _decode_group(
@@ -285,14 +355,15 @@ def _decode_group(
     """Decode one group of needed records and store their calls."""
     from .genotypes import array_codes, format_label
 
-    width = 4 * n_samples - 1
+    width = 4 * n_samples
     simple = [k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width]
     # group index -> (j, codes, phased, haploid calls)
     rows: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
     may_have_other = False
     if simple:
+        buffer = b"".join([group[k][3] for k in simple])
         codes, phased, valid, may_have_other = simple_codes(
-            [group[k][3] for k in simple], [group[k][1] for k in simple], n_samples
+            buffer, len(simple), n_samples, [group[k][1] for k in simple]
         )
         if not all_samples:
             codes, phased = codes[:, order], phased[:, order]
@@ -304,7 +375,7 @@ def _decode_group(
     for k, (j, lut, fmt, calls, label) in enumerate(group):
         if k in rows:
             continue
-        g = decode_general(fmt, bytes(calls), n_samples, format_label(label))
+        g = decode_general(fmt, bytes(calls[1:]), n_samples, format_label(label))
         if g is None:
             aligner.missing_field()
             continue
