@@ -70,12 +70,27 @@ def tile(chrom="1") -> Tile:
     return Tile("t1", chrom, 1, 1000, Path("unused"))
 
 
-READERS = ["text", "cyvcf2"]
+READERS = ["text", "bcf", "cyvcf2"]
+
+
+def as_bcf(vcf: Path) -> Path:
+    """An indexed BCF copy of a bgzipped VCF, beside it."""
+    bcf = vcf.with_name(vcf.name.replace(".vcf.gz", ".bcf"))
+    if not bcf.exists():
+        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
+        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+    return bcf
+
+
+def read_as(vcf: Path, reader: str, *args, **kwargs):
+    """`read_tile_genotypes` with `reader`, on a BCF copy of `vcf` for the bcf reader."""
+    path = as_bcf(vcf) if reader == "bcf" else vcf
+    return read_tile_genotypes(path, *args, reader=reader, **kwargs)
 
 
 @pytest.mark.parametrize("reader", READERS)
 def test_alignment_matches_bcftools_oracle(corpus: Path, reader: str) -> None:
-    got = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader)
+    got = read_as(corpus, reader, tile(), variant_list())
     names, expected = oracle_alleles(corpus, "1:1-1000", MODEL)
     assert got.samples == names
     np.testing.assert_array_equal(got.alleles, expected)
@@ -83,7 +98,7 @@ def test_alignment_matches_bcftools_oracle(corpus: Path, reader: str) -> None:
 
 @pytest.mark.parametrize("reader", READERS)
 def test_alignment_counts(corpus: Path, reader: str) -> None:
-    qc = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader).qc
+    qc = read_as(corpus, reader, tile(), variant_list()).qc
     assert (qc.matched_exact, qc.matched_swapped, qc.matched_multiallelic) == (3, 1, 1)
     assert qc.missing_variants == 2  # 600 has other alleles, 700 is absent
     assert qc.strand_ambiguous == 1
@@ -98,7 +113,7 @@ def test_alignment_counts(corpus: Path, reader: str) -> None:
 
 @pytest.mark.parametrize("reader", READERS)
 def test_specific_calls(corpus: Path, reader: str) -> None:
-    g = read_tile_genotypes(corpus, tile(), variant_list(), reader=reader)
+    g = read_as(corpus, reader, tile(), variant_list())
     a = g.alleles
     assert a[4, 0].tolist() == [-1, -1]  # half-missing .|1 is missing, not 1
     assert a[3, 1].tolist() == [-1, -1]  # 0|. is missing
@@ -247,18 +262,23 @@ def test_readers_agree_on_gt_only_file(tmp_path: Path, corpus: Path) -> None:
     )
     a = read_tile_genotypes(plain, tile(), variant_list(), reader="text")
     b = read_tile_genotypes(plain, tile(), variant_list(), reader="cyvcf2")
-    np.testing.assert_array_equal(a.alleles, b.alleles)
-    np.testing.assert_array_equal(a.phased, b.phased)
-    assert a.qc == b.qc and a.source["reader"] == "text"
+    c = read_tile_genotypes(as_bcf(plain), tile(), variant_list())
+    for other in (b, c):
+        np.testing.assert_array_equal(a.alleles, other.alleles)
+        np.testing.assert_array_equal(a.phased, other.phased)
+        assert a.qc == other.qc
+    assert a.source["reader"] == "text" and c.source["reader"] == "bcf"
 
 
-def test_text_reader_refused_where_it_cannot_apply(corpus: Path, tmp_path: Path) -> None:
-    bcf = tmp_path / "c.bcf"
-    subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(corpus)], check=True)
-    subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+def test_readers_refused_where_they_cannot_apply(corpus: Path, tmp_path: Path) -> None:
+    bcf = as_bcf(corpus)
     with pytest.raises(InputError, match="text reader needs"):
         read_tile_genotypes(bcf, tile(), variant_list(), reader="text")
-    assert read_tile_genotypes(bcf, tile(), variant_list()).source["reader"] == "cyvcf2"
+    with pytest.raises(InputError, match="bcf reader needs"):
+        read_tile_genotypes(corpus, tile(), variant_list(), reader="bcf")
+    assert read_tile_genotypes(bcf, tile(), variant_list()).source["reader"] == "bcf"
+    dosage = read_tile_genotypes(bcf, tile(), variant_list(), genotype_field="DS")
+    assert dosage.source["reader"] == "cyvcf2"
 
 
 def test_example_cohort_matches_oracle(example: Path) -> None:
@@ -290,7 +310,7 @@ def test_replaced_record_leaves_no_trace_in_call_counts(tmp_path: Path, reader: 
         "1\t400\t.\tG\tT\t.\t.\t.\tGT\t0/1\t0/0\t0/0\t1/1\t0/1",
     ]
     vcf = write_vcf(tmp_path / "r.vcf.gz", records, SAMPLES, formats=("GT",))
-    g = read_tile_genotypes(vcf, tile(), variant_list([(400, "G", "T")]), reader=reader)
+    g = read_as(vcf, reader, tile(), variant_list([(400, "G", "T")]))
     assert g.qc.matched_exact == 1 and g.qc.matched_multiallelic == 0
     assert (g.qc.calls_missing, g.qc.calls_half_missing, g.qc.calls_other_allele) == (0, 0, 0)
     assert g.alleles[:, 0].tolist() == [[0, 1], [0, 0], [0, 0], [1, 1], [0, 1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -99,13 +100,18 @@ def test_random_vcfs_agree_with_bcftools(data) -> None:
                 with pytest.raises(AlignmentError):
                     read_tile_genotypes(vcf, tile, variants, samples=subset, reader=reader)
             return
+        bcf = Path(tmp) / "r.bcf"
+        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
+        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
         got = read_tile_genotypes(vcf, tile, variants, samples=subset, reader="text")
         slow = read_tile_genotypes(vcf, tile, variants, samples=subset, reader="cyvcf2")
-        assert got.samples == names == slow.samples
+        binary = read_tile_genotypes(bcf, tile, variants, samples=subset, reader="bcf")
+        assert got.samples == names == slow.samples == binary.samples
         np.testing.assert_array_equal(got.alleles, expected)
-        np.testing.assert_array_equal(slow.alleles, expected)
-        np.testing.assert_array_equal(got.phased, slow.phased)
-        assert got.qc == slow.qc
+        for other in (slow, binary):
+            np.testing.assert_array_equal(other.alleles, expected)
+            np.testing.assert_array_equal(got.phased, other.phased)
+            assert got.qc == other.qc
         assert got.qc.matched + got.qc.missing_variants == len(model)
 
 

@@ -236,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--min-variant-match", type=float, default=0.0)
     g.add_argument(
         "--reader",
-        choices=["auto", "text", "cyvcf2"],
+        choices=["auto", "text", "bcf", "cyvcf2"],
         default="auto",
-        help="text: vectorised GT text reader for .vcf.gz; cyvcf2: any VCF/BCF (default: auto)",
+        help="text: vectorised reader of .vcf.gz GT text; bcf: vectorised reader of BCF records; "
+        "cyvcf2: any VCF/BCF (default: auto)",
     )
     g.add_argument("--out", required=True, help="output .npz")
     g.set_defaults(func=_cmd_genotypes)

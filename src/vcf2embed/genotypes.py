@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
@@ -501,8 +502,10 @@ class _Aligner:
         self.variants, self.order, self.qc, self.path = variants, order, qc, path
         self.genotype_field = genotype_field
         # variant-major while reading (each record fills a contiguous row); see sample_major()
-        self.alleles_vm = np.full((n_var, n_samples, 2), -1, dtype=np.int8)
-        self.phased_vm = np.zeros((n_var, n_samples), dtype=bool)
+        # rows are written whole by fill_codes; `finish` sets the rows no record supplied
+        self.alleles_vm = np.empty((n_var, n_samples, 2), dtype=np.int8)
+        self.phased_vm = np.empty((n_var, n_samples), dtype=bool)
+        self.filled = np.zeros(n_var, dtype=bool)
         self.dosage = (
             np.full((n_samples, n_var), np.nan, dtype=np.float32)
             if genotype_field != "GT"
@@ -557,6 +560,18 @@ class _Aligner:
                 self.qc.records_read += 1
             taken.append(ok)
         return taken
+
+    def claim_one(self, j: int, label: tuple) -> bool:
+        """`claim_exact` for one record; a label `(chrom, pos, j)` stands for the variant's own
+        alleles."""
+        if j in self.chosen:
+            return False
+        if len(label) == 3:
+            label = (label[0], label[1], self.variants.ref[j], self.variants.alt[j])
+        self.chosen[j] = (_RANK["exact"], label)
+        self.kinds[j] = "exact"
+        self.qc.records_read += 1
+        return True
 
     def candidates(
         self, pos: int, rec_alleles: list[str], label: tuple
@@ -636,6 +651,7 @@ class _Aligner:
             )
             other = other_calls.reshape(len(js), -1).sum(axis=1, dtype=np.int64)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
+        self.filled[js] = True
         pair[negative_calls] = -1
         if js == list(range(js[0], js[0] + len(js))):
             self.alleles_vm[js[0] : js[0] + len(js)] = codes
@@ -643,6 +659,12 @@ class _Aligner:
         else:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased
+
+    def finish(self) -> None:
+        """Mark the calls of variants no record supplied as missing."""
+        empty = ~self.filled
+        self.alleles_vm[empty] = -1
+        self.phased_vm[empty] = False
 
     def count_calls(self) -> None:
         """Add the per-variant call counts to the QC."""
@@ -728,20 +750,29 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
     flush()
 
 
+READERS = ("auto", "text", "bcf", "cyvcf2")
+
+
 def choose_reader(path: Path, genotype_field: str, reader: str) -> str:
-    """Return `text` (the vectorised GT reader) or `cyvcf2` for this file and setting."""
+    """Return `text` (bgzipped VCF), `bcf` (BCF) or `cyvcf2` (any file) for this file and setting."""
+    from .bcfbin import bcf_reader_available
     from .gtext import text_reader_available
 
-    if reader not in ("auto", "text", "cyvcf2"):
-        raise InputError(f"reader {reader!r}: use auto, text or cyvcf2")
-    text_ok = genotype_field == "GT" and text_reader_available(path)
-    if reader == "text" and not text_ok:
-        raise InputError(
-            f"{path}: the text reader needs a bgzipped, tabix-indexed VCF, GT genotypes and the "
-            "`tabix` command; use reader: auto"
-        )
+    if reader not in READERS:
+        raise InputError(f"reader {reader!r}: use one of {', '.join(READERS)}")
+    usable = {
+        "text": genotype_field == "GT" and text_reader_available(path),
+        "bcf": genotype_field == "GT" and bcf_reader_available(path),
+        "cyvcf2": True,
+    }
     if reader == "auto":
-        return "text" if text_ok else "cyvcf2"
+        return next(name for name in ("text", "bcf", "cyvcf2") if usable[name])
+    if not usable[reader]:
+        needs = {
+            "text": "a bgzipped, tabix-indexed VCF, GT genotypes and the `tabix` command",
+            "bcf": "an indexed BCF file, GT genotypes and the `bcftools` command",
+        }[reader]
+        raise InputError(f"{path}: the {reader} reader needs {needs}; use reader: auto")
     return reader
 
 
@@ -756,8 +787,9 @@ def read_tile_genotypes(
 ) -> TileGenotypes:
     """Read `tile`'s records and align them to `variants`; raise if too few match.
 
-    `reader`: `text` parses the raw GT text of bgzipped VCFs with numpy (fast), `cyvcf2` reads
-    any VCF/BCF through cyvcf2, `auto` picks `text` whenever it applies. Both give equal results.
+    `reader`: `text` parses the raw GT text of bgzipped VCFs and `bcf` the binary records of
+    BCF files with numpy (fast), `cyvcf2` reads any VCF/BCF through cyvcf2; `auto` picks the
+    first that applies. All give equal results.
     """
     if genotype_field not in GENOTYPE_FIELDS:
         raise InputError(
@@ -776,6 +808,12 @@ def read_tile_genotypes(
             # records with more FORMAT fields than GT (imputed DS/GP, AD, ...) would each need the
             # per-call parser: cyvcf2 reads those faster
             used_reader = "cyvcf2"
+    if used_reader == "bcf":  # the header from bcftools: cyvcf2 is not imported either
+        from .bcfbin import read_bcf_header
+
+        vcf = None
+        vcf_samples, contigs, format_ids = read_bcf_header(path)
+        check_unique_samples(path, vcf_samples)
     if used_reader == "cyvcf2":
         vcf = open_vcf(path)
         vcf_samples = list(vcf.samples)  # cyvcf2 rebuilds the list on every access
@@ -799,6 +837,10 @@ def read_tile_genotypes(
             from .gtext import read_text_region
 
             read_text_region(path, region, len(vcf_samples), aligner, desc)
+        elif used_reader == "bcf":
+            from .bcfbin import read_bcf_region
+
+            read_bcf_region(path, region, len(vcf_samples), aligner, desc)
         else:
             with htslib_messages(path):
                 _read_cyvcf2(vcf, path, region, aligner, desc)
@@ -807,12 +849,15 @@ def read_tile_genotypes(
     except Exception as exc:
         raise InputError(f"{path}: failed while reading {region}: {exc}") from None
 
+    aligner.finish()
     aligner.count_calls()
-    for j, kind in aligner.kinds.items():
+    for kind, count in Counter(aligner.kinds.values()).items():
         counter = "matched_by_position" if kind == "position" else f"matched_{kind}"
-        setattr(qc, counter, getattr(qc, counter) + 1)
-        if not variants.positions_only and is_strand_ambiguous(variants.ref[j], variants.alt[j]):
-            qc.strand_ambiguous += 1
+        setattr(qc, counter, getattr(qc, counter) + count)
+    if not variants.positions_only:
+        qc.strand_ambiguous = sum(
+            is_strand_ambiguous(variants.ref[j], variants.alt[j]) for j in aligner.kinds
+        )
     absent = [j for j in range(n_var) if j not in aligner.kinds]
     qc.missing_variants = len(absent)
     qc.missing_examples = [variants.label(j) for j in absent[:5]]

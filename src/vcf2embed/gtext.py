@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from itertools import repeat
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -198,33 +199,40 @@ def _widen_pipe(stream) -> None:
         pass
 
 
+def popen_widened(cmd: list[str]) -> tuple[subprocess.Popen, IO[bytes]]:
+    """Start an htslib command whose stdout is a pipe one chunk deep; stderr goes to a
+    temporary file (returned), so a chatty tool never blocks."""
+    err_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
+    assert proc.stdout is not None
+    _widen_pipe(proc.stdout)
+    return proc, err_file
+
+
 def _chunks(path: Path, region: str):
     """Yield blocks of whole record lines of `region`, as htslib's tabix cuts them.
 
     While one block is decoded, tabix decompresses the next into the (widened) pipe.
     """
-    with tempfile.TemporaryFile() as err_file:
-        proc = subprocess.Popen(
-            ["tabix", str(path), region], stdout=subprocess.PIPE, stderr=err_file
-        )
-        assert proc.stdout is not None
-        _widen_pipe(proc.stdout)
-        rest = b""
-        try:
-            while True:
-                block = proc.stdout.read(CHUNK_BYTES)
-                data = rest + block if rest else block
-                cut = data.rfind(b"\n") + 1 if block else len(data)
-                rest = data[cut:]
-                if cut:
-                    yield data[:cut] if cut < len(data) else data
-                if not block:
-                    break
-        finally:
-            proc.stdout.close()
-            code = proc.wait()
-            err_file.seek(0)
-            err = err_file.read().decode(errors="replace").strip()
+    proc, err_file = popen_widened(["tabix", str(path), region])
+    assert proc.stdout is not None
+    rest = b""
+    try:
+        while True:
+            block = proc.stdout.read(CHUNK_BYTES)
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            rest = data[cut:]
+            if cut:
+                yield data[:cut] if cut < len(data) else data
+            if not block:
+                break
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace").strip()
+        err_file.close()
     if code != 0 or "[E::" in err:
         raise InputError(htslib_problem(path, err or f"exit code {code}", region))
 

@@ -1,0 +1,315 @@
+"""A reader of BCF's binary records, for indexed BCF files.
+
+htslib (`bcftools view -Ou`) decompresses and cuts the region; the uncompressed BCF records are
+then walked here. In the common record (two alleles, FORMAT GT only, int8 diploid calls) the
+model's variant is recognised from the raw bytes of POS and the alleles, and the calls of many
+such records are decoded at once with a table of every possible two-byte call. Any other record
+is decoded field by field. Both give the layout of cyvcf2's `genotype.array()`, so alignment is
+shared with the other readers, and the tests hold all readers equal.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .gtext import CHUNK_BYTES, htslib_problem, popen_widened
+from .progress import track
+
+_MAGIC = b"BCF\x02"
+_RECORD = struct.Struct(
+    "<IIiiifHHI"
+)  # l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample|n_fmt
+_TYPE_SIZE = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
+_INT_DTYPE = {1: np.int8, 2: np.dtype("<i2"), 3: np.dtype("<i4")}
+_VECTOR_END = {1: -127, 2: -32767, 3: -2147483647}
+_DECODE_RECORDS = 512  # common records decoded together
+_SENTINEL = 0x7F7F  # table value of a two-byte call the common decoder does not take
+
+
+def bcf_reader_available(path: Path) -> bool:
+    """True for indexed BCF files, when the `bcftools` command is on PATH."""
+    from .genotypes import find_index
+
+    return (
+        path.name.endswith(".bcf")
+        and find_index(path) is not None
+        and shutil.which("bcftools") is not None
+    )
+
+
+def _call_table() -> np.ndarray:
+    """int16 model codes (two int8) of every two-byte diploid GT value of an exact biallelic
+    record, `_SENTINEL` for values it cannot hold (other alleles, haploid, ploidy markers)."""
+    table = np.full(1 << 16, _SENTINEL, dtype=np.int16)
+    for first in range(6):  # (allele + 1) << 1 | phase bit; 0 and 1 are missing
+        for second in range(6):
+            a, b = (first >> 1) - 1, (second >> 1) - 1
+            pair = np.array([a, b], dtype=np.int8).view(np.int16)[0]
+            table[np.array([first, second], dtype=np.uint8).view(np.uint16)[0]] = pair
+    return table
+
+
+_CALLS = _call_table()
+
+
+def parse_header(text: str, path: Path) -> tuple[list[str], list[str], set[str], dict[str, int]]:
+    """Samples, contigs (by BCF index), FORMAT IDs and the string dictionary of a BCF header."""
+    strings: dict[str, int] = {"PASS": 0}
+    contigs: dict[int, str] = {}
+    formats: set[str] = set()
+    samples: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(("##FILTER=<", "##INFO=<", "##FORMAT=<", "##contig=<")):
+            match = re.search(r"[<,]ID=([^,>]+)", line)
+            if not match:
+                continue
+            name = match.group(1)
+            idx = re.search(r"[<,]IDX=(\d+)", line)
+            if line.startswith("##contig"):
+                contigs[int(idx.group(1)) if idx else len(contigs)] = name
+                continue
+            if line.startswith("##FORMAT"):
+                formats.add(name)
+            if idx:
+                strings[name] = int(idx.group(1))
+            elif name not in strings:
+                strings[name] = max(strings.values()) + 1
+        elif line.startswith("#CHROM"):
+            samples = line.rstrip("\n").split("\t")[9:]
+    if samples is None:
+        raise InputError(f"{path}: cannot be read as BCF (no #CHROM header line)")
+    names = [contigs[i] for i in sorted(contigs)]
+    return samples, names, formats, strings
+
+
+def read_bcf_header(path: Path) -> tuple[list[str], list[str], set[str]]:
+    """Sample IDs, contig names and FORMAT IDs of a BCF file, via bcftools."""
+    proc = subprocess.run(
+        ["bcftools", "view", "-h", "--no-version", str(path)], capture_output=True
+    )
+    if proc.returncode != 0:
+        raise InputError(htslib_problem(path, proc.stderr.decode(errors="replace")))
+    samples, contigs, formats, _ = parse_header(proc.stdout.decode(errors="replace"), path)
+    return samples, contigs, formats
+
+
+def _typed_int(data: bytes, off: int) -> tuple[int, int]:
+    """A typed integer (descriptor byte, then the value) at `off`; returns (value, next offset)."""
+    kind = data[off] & 0x0F
+    size = _TYPE_SIZE[kind]
+    return int.from_bytes(data[off + 1 : off + 1 + size], "little", signed=True), off + 1 + size
+
+
+def _typed_length(data: bytes, off: int) -> tuple[int, int, int]:
+    """(type, count, offset of the values) of the typed vector whose descriptor is at `off`."""
+    desc = data[off]
+    kind, count = desc & 0x0F, desc >> 4
+    off += 1
+    if count == 15:
+        count, off = _typed_int(data, off)
+    return kind, count, off
+
+
+def _alleles(data: bytes, off: int, n_allele: int) -> list[str]:
+    """The alleles (typed strings) that follow the ID at `off`."""
+    _, count, off = _typed_length(data, off)
+    off += count  # the ID
+    out = []
+    for _ in range(n_allele):
+        _, count, off = _typed_length(data, off)
+        out.append(data[off : off + count].decode(errors="replace"))
+        off += count
+    return out
+
+
+def _gt_calls(
+    data: bytes, off: int, n_fmt: int, n: int, gt_key: int, label: str
+) -> np.ndarray | None:
+    """A record's GT in cyvcf2's `genotype.array()` layout; None when it has no GT field."""
+    for _ in range(n_fmt):
+        key, off = _typed_int(data, off)
+        kind, count, off = _typed_length(data, off)
+        size = _TYPE_SIZE.get(kind)
+        if size is None:
+            raise InputError(f"record {label}: FORMAT field of unknown BCF type {kind}")
+        if key != gt_key:
+            off += n * count * size
+            continue
+        if kind not in _INT_DTYPE or count < 1:
+            raise InputError(f"record {label}: GT is not stored as integers")
+        if count > 2:
+            raise InputError(
+                f"record {label}: ploidy {count} is not supported; only haploid and diploid calls are"
+            )
+        raw = np.frombuffer(data, dtype=_INT_DTYPE[kind], count=n * count, offset=off)
+        raw = raw.reshape(n, count).astype(np.int32)
+        allele = (raw >> 1) - 1
+        allele[allele < -1] = -1  # bcf missing values
+        allele[raw == _VECTOR_END[kind]] = -2  # absent allele of a shorter call
+        out = np.zeros((n, count + 1), dtype=np.int16)
+        out[:, :count] = allele
+        out[:, count] = (raw[:, -1] & 1) if count > 1 else 1
+        return out
+    return None
+
+
+def _records(path: Path, region: str):
+    """Yield (header text, None) once, then (data, record offsets) for blocks of whole records."""
+    proc, err_file = popen_widened(
+        ["bcftools", "view", "-Ou", "--no-version", "-r", region, str(path)]
+    )
+    assert proc.stdout is not None
+    try:
+        head = proc.stdout.read(9)
+        if len(head) == 9 and head[:4] == _MAGIC:
+            (l_text,) = struct.unpack("<I", head[5:9])
+            text = proc.stdout.read(l_text)
+            yield text.rstrip(b"\0").decode(errors="replace"), None
+            rest = b""
+            while True:
+                block = proc.stdout.read(CHUNK_BYTES)
+                data = rest + block if rest else block
+                offsets, off, size = [], 0, len(data)
+                while off + 8 <= size:
+                    l_shared, l_indiv = struct.unpack_from("<II", data, off)
+                    end = off + 8 + l_shared + l_indiv
+                    if end > size:
+                        break
+                    offsets.append(off)
+                    off = end
+                rest = data[off:]
+                if offsets:
+                    yield data, offsets
+                if not block:
+                    if rest:
+                        raise InputError(f"{path}: truncated BCF record in {region}")
+                    break
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace").strip()
+        err_file.close()
+    if code != 0 or "[E::" in err:
+        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
+
+
+def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
+    """Align every record of `region` (`contig:start-end`) of an indexed BCF file."""
+    from .genotypes import array_codes, format_label
+
+    stream = _records(path, region)
+    header, _ = next(stream)
+    _, contigs, _, strings = parse_header(header, path)
+    gt_key = strings.get("GT")
+    order = aligner.order
+    all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
+    exact = _exact_keys(aligner)
+    prefix = bytes([0x11, gt_key, 0x21]) if gt_key is not None and gt_key < 128 else None
+    l_common = 3 + 2 * n_samples
+    by_pos, qc = aligner.by_pos, aligner.qc
+    for data, offsets in track(stream, desc=desc, unit="chunks"):
+        fast_js: list[int] = []
+        fast_calls: list[bytes] = []
+        for off in offsets:
+            l_shared, l_indiv, chrom, pos0, _, _, _, n_allele, nsf = _RECORD.unpack_from(data, off)
+            shared = off + 8
+            indiv = shared + l_shared
+            pos = pos0 + 1
+            if pos not in by_pos:
+                qc.records_read += 1
+                qc.records_not_in_model += 1
+                continue
+            id_desc = data[shared + 24]
+            if (
+                n_allele == 2
+                and nsf >> 24 == 1
+                and l_indiv == l_common
+                and id_desc < 0xF0
+                and data[indiv : indiv + 3] == prefix
+            ):
+                first = shared + 25 + (id_desc >> 4)
+                ref_len = data[first] >> 4
+                alt_len = data[first + 1 + ref_len] >> 4
+                j = exact.get((pos, data[first : first + 2 + ref_len + alt_len]))
+                if j is not None and aligner.claim_one(j, (contigs[chrom], pos, j)):
+                    fast_js.append(j)
+                    fast_calls.append(data[indiv + 3 : indiv + l_indiv])
+                    continue
+            alleles = _alleles(data, shared + 24, n_allele)
+            ref, alt = alleles[0], ",".join(alleles[1:]) or "."
+            label = (contigs[chrom] if chrom < len(contigs) else str(chrom), pos, ref, alt)
+            chosen = aligner.candidates(pos, [a.upper() for a in alleles], label)
+            if not chosen:
+                continue
+            g = _gt_calls(data, indiv, nsf >> 24, n_samples, gt_key, format_label(label))
+            for j, _kind, lut in chosen:
+                if g is None:
+                    aligner.missing_field()
+                    continue
+                codes, phased, haploid = array_codes(g[order], lut)
+                aligner.fill_codes(
+                    [j], codes[None], phased[None], haploid=np.array([haploid], dtype=np.int64)
+                )
+        for first in range(0, len(fast_js), _DECODE_RECORDS):
+            part = slice(first, first + _DECODE_RECORDS)
+            _decode_common(fast_js[part], fast_calls[part], n_samples, aligner, order, all_samples)
+
+
+def _decode_common(
+    js: list[int],
+    calls: list[bytes],
+    n_samples: int,
+    aligner,
+    order: np.ndarray,
+    all_samples: bool,
+) -> None:
+    """Decode and store claimed exact, GT-only int8 diploid records (calls the table does not
+    hold, such as haploid ones, go one record at a time)."""
+    from .genotypes import array_codes
+
+    pairs = np.frombuffer(b"".join(calls), dtype="<u2").reshape(len(js), n_samples)
+    codes16 = np.take(_CALLS, pairs)
+    phased = (pairs & 0x0100) != 0
+    valid = codes16.max(axis=1) < _SENTINEL
+    codes = codes16.view(np.int8).reshape(len(js), n_samples, 2)
+    if not all_samples:
+        codes, phased = codes[:, order], phased[:, order]
+    if valid.all():
+        aligner.fill_codes(js, codes, phased, may_have_other=False)
+        return
+    good = np.flatnonzero(valid)
+    if len(good):
+        aligner.fill_codes([js[k] for k in good], codes[good], phased[good], may_have_other=False)
+    lut = np.array([0, 1], dtype=np.int8)
+    for k in np.flatnonzero(~valid):
+        raw = np.frombuffer(calls[k], dtype=np.int8).reshape(n_samples, 2).astype(np.int32)
+        g = np.zeros((n_samples, 3), dtype=np.int16)
+        g[:, :2] = (raw >> 1) - 1
+        g[:, :2][g[:, :2] < -1] = -1
+        g[:, :2][raw == _VECTOR_END[1]] = -2
+        g[:, 2] = raw[:, 1] & 1
+        c, ph, haploid = array_codes(g[order], lut)
+        aligner.fill_codes([js[k]], c[None], ph[None], haploid=np.array([haploid], dtype=np.int64))
+
+
+def _exact_keys(aligner) -> dict[tuple[int, bytes], int]:
+    """(POS, REF and ALT as BCF typed strings) of a record matching a variant exactly -> index."""
+    variants = aligner.variants
+    if variants.positions_only:
+        return {}
+    single = [(pos, js[0]) for pos, js in aligner.by_pos.items() if len(js) == 1]
+    refs = "\0".join(variants.ref[j] for _, j in single).encode().split(b"\0")
+    alts = "\0".join(variants.alt[j] for _, j in single).encode().split(b"\0")
+    return {
+        (pos, bytes((len(r) << 4 | 7,)) + r + bytes((len(a) << 4 | 7,)) + a): j
+        for (pos, j), r, a in zip(single, refs, alts)
+        if len(r) < 15 and len(a) < 15
+    }
