@@ -58,6 +58,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
+    release_freed_memory()
     from .genotypes import TileGenotypes
     from .models import load_model
     from .tiles import read_tiles
@@ -352,7 +353,9 @@ def release_freed_memory() -> None:
     """Have glibc hand large freed blocks straight back, so a job's peak stays near its live data.
 
     By default glibc raises its mmap threshold after the first large free and keeps later
-    batch-sized buffers in a heap it seldom trims; fixing the threshold avoids that growth.
+    batch-sized buffers in a heap it seldom trims; fixing the threshold avoids that growth, at
+    the price of fresh pages for every large temporary (the embed step's batches are few and
+    large; the genotypes step's many chunk temporaries would pay for it in page faults).
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -365,7 +368,6 @@ def release_freed_memory() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and a non-zero exit."""
     args = build_parser().parse_args(argv)
-    release_freed_memory()
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AlignmentError, InputError
-from .files import atomic_path
+from .files import write_npz
 from .progress import track
 from .tiles import Tile
 from .variants import VariantList, normalize_chrom
@@ -181,9 +181,7 @@ class TileGenotypes:
         }
         if self.dosage is not None:
             arrays["dosage"] = self.dosage
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+        write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> TileGenotypes:
