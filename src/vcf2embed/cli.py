@@ -359,8 +359,8 @@ def release_freed_memory() -> None:
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 << 10)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 256 << 10)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 4 << 20)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):  # not glibc: its allocator keeps its own policy
         pass
 

@@ -9,9 +9,10 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.lib import format as npy
+if TYPE_CHECKING:
+    import numpy as np
 
 from .errors import OutputError
 
@@ -63,6 +64,9 @@ def write_npz(final: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> N
     Unlike `np.savez`, large arrays go to the archive straight from their memory, not through
     chunked copies.
     """
+    import numpy as np  # here: the publish step, which only links files, should not load numpy
+    from numpy.lib import format as npy
+
     with atomic_path(final) as tmp, open(tmp, "wb") as fh:
         with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for name, value in arrays.items():
