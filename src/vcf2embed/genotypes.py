@@ -391,6 +391,15 @@ def classify(alleles: list[str], ref: str, alt: str) -> str | None:
     return None
 
 
+def _encoded(texts) -> list[bytes]:
+    """UTF-8 bytes of many strings (one encode call for all)."""
+    texts = list(texts)
+    return "\n".join(texts).encode().split(b"\n") if texts else []
+
+
+_AMBIGUOUS = {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
+
+
 def is_strand_ambiguous(ref: str, alt: str) -> bool:
     """True for A/T and C/G pairs, whose strand cannot be told from the alleles."""
     return len(ref) == 1 and _COMPLEMENT.get(ref) == alt
@@ -522,22 +531,20 @@ class _Aligner:
         the variant's index. Only variants alone at their position are listed."""
         if self.variants.positions_only:
             return {}
-        chrom = contig.encode()
-        return {
-            (
-                chrom,
-                str(p).encode(),
-                self.variants.ref[js[0]].encode(),
-                self.variants.alt[js[0]].encode(),
-            ): js[0]
-            for p, js in self.by_pos.items()
-            if len(js) == 1
-        }
+        single = [js[0] for js in self.by_pos.values() if len(js) == 1]
+        ref, alt = self.variants.ref, self.variants.alt
+        keys = zip(
+            repeat(contig.encode()),
+            _encoded(str(p) for p in self.variants.pos[single].tolist()),
+            _encoded(ref[j] for j in single),
+            _encoded(alt[j] for j in single),
+        )
+        return dict(zip(keys, single))
 
     def position_texts(self) -> set[bytes]:
         """The model's positions as VCF text."""
         if self._position_texts is None:
-            self._position_texts = {str(p).encode() for p in self.by_pos}
+            self._position_texts = set(_encoded(str(p) for p in self.by_pos))
         return self._position_texts
 
     def claim_exact(self, js: list[int], labels: list[tuple]) -> list[bool]:
@@ -853,9 +860,8 @@ def read_tile_genotypes(
         counter = "matched_by_position" if kind == "position" else f"matched_{kind}"
         setattr(qc, counter, getattr(qc, counter) + count)
     if not variants.positions_only:
-        qc.strand_ambiguous = sum(
-            is_strand_ambiguous(variants.ref[j], variants.alt[j]) for j in aligner.kinds
-        )
+        ref, alt = variants.ref, variants.alt
+        qc.strand_ambiguous = sum((ref[j], alt[j]) in _AMBIGUOUS for j in aligner.kinds)
     absent = [j for j in range(n_var) if j not in aligner.kinds]
     qc.missing_variants = len(absent)
     qc.missing_examples = [variants.label(j) for j in absent[:5]]

@@ -171,7 +171,11 @@ def htslib_problem(path: Path, err: str, region: str | None = None) -> str:
 
 def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
     """Sample IDs, contig names (from the index) and FORMAT IDs of a bgzipped VCF, via tabix."""
+    listing = subprocess.Popen(  # runs while the header is read
+        ["tabix", "-l", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     header = subprocess.run(["tabix", "-H", str(path)], capture_output=True)
+    listed_out, listed_err = listing.communicate()
     if header.returncode != 0:
         raise InputError(htslib_problem(path, header.stderr.decode(errors="replace")))
     samples: list[str] | None = None
@@ -185,10 +189,9 @@ def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
             samples = line.rstrip("\n").split("\t")[9:]
     if samples is None:
         raise InputError(f"{path}: cannot be read as VCF (no #CHROM header line)")
-    listed = subprocess.run(["tabix", "-l", str(path)], capture_output=True, text=True)
-    if listed.returncode != 0:
-        raise InputError(htslib_problem(path, "index: " + listed.stderr))
-    return samples, listed.stdout.split(), formats
+    if listing.returncode != 0:
+        raise InputError(htslib_problem(path, "index: " + listed_err))
+    return samples, listed_out.split(), formats
 
 
 def _widen_pipe(stream) -> None:
