@@ -314,3 +314,27 @@ def test_replaced_record_leaves_no_trace_in_call_counts(tmp_path: Path, reader: 
     assert g.qc.matched_exact == 1 and g.qc.matched_multiallelic == 0
     assert (g.qc.calls_missing, g.qc.calls_half_missing, g.qc.calls_other_allele) == (0, 0, 0)
     assert g.alleles[:, 0].tolist() == [[0, 1], [0, 0], [0, 0], [1, 1], [0, 1]]
+
+
+def test_bcf_common_records_with_odd_calls_and_sample_subset(tmp_path: Path) -> None:
+    # GT-only exact records (the bcf reader's table path) holding haploid, half-missing,
+    # multi-digit and mixed-phase calls, plus a record of another layout between them
+    records = [
+        "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1\t.|.\t0/.\t1|1",
+        "1\t150\t.\tA\tC,T\t.\t.\t.\tGT\t0/2\t1/1\t2|0\t./.\t0|0",
+        "1\t200\t.\tA\tC\t.\t.\t.\tGT\t0/0\t1/0\t1|0\t0\t./1",
+        "1\t300\t.\tT\tG\t.\t.\t.\tGT\t0|0\t0|1\t1|1\t0|0\t1|0",
+    ]
+    model = [(100, "A", "G"), (150, "A", "T"), (200, "A", "C"), (300, "T", "G")]
+    vcf = write_vcf(tmp_path / "odd.vcf.gz", records, SAMPLES, formats=("GT",))
+    subset = ["s4", "s1", "s5"]
+    text = read_tile_genotypes(vcf, tile(), variant_list(model), samples=subset, reader="text")
+    binary = read_tile_genotypes(as_bcf(vcf), tile(), variant_list(model), samples=subset)
+    slow = read_tile_genotypes(vcf, tile(), variant_list(model), samples=subset, reader="cyvcf2")
+    names, expected = oracle_alleles(vcf, "1:1-1000", model, samples=subset)
+    assert binary.source["reader"] == "bcf" and binary.samples == names == subset
+    for got in (text, binary, slow):
+        np.testing.assert_array_equal(got.alleles, expected)
+        np.testing.assert_array_equal(got.phased, slow.phased)
+        assert got.qc == slow.qc
+    assert slow.qc.calls_haploid == 1 and slow.qc.calls_half_missing == 2  # s4: `0`; `0/.`, `./1`
