@@ -338,3 +338,14 @@ def test_bcf_common_records_with_odd_calls_and_sample_subset(tmp_path: Path) -> 
         np.testing.assert_array_equal(got.phased, slow.phased)
         assert got.qc == slow.qc
     assert slow.qc.calls_haploid == 1 and slow.qc.calls_half_missing == 2  # s4: `0`; `0/.`, `./1`
+
+
+def test_sample_rows_equal_the_sample_major_arrays(corpus: Path, tmp_path: Path) -> None:
+    g = read_tile_genotypes(corpus, tile(), variant_list())
+    g.save(tmp_path / "g.npz")
+    loaded = TileGenotypes.load(tmp_path / "g.npz")  # variant-major only, phased still packed
+    for index in (slice(1, 4), np.array([4, 0, 2])):
+        alleles, phased = loaded.sample_rows(index)
+        np.testing.assert_array_equal(alleles, g.alleles[index])
+        np.testing.assert_array_equal(phased, g.phased[index])
+        assert loaded.sample_rows(index, phased=False)[1] is None

@@ -152,8 +152,8 @@ class TileGenotypes:
         if self._alleles is not None or self.alleles_vm is None:
             return self.alleles[index], self.phased[index] if phased else None
         pairs = self.alleles_vm.view(np.int16)[:, index, 0]  # (variants, rows) int16 pairs
-        alleles = np.ascontiguousarray(pairs.T).view(np.int8).reshape(pairs.shape[1], -1, 2)
-        return alleles, np.ascontiguousarray(self.phased_vm[:, index].T) if phased else None
+        alleles = blocked_transpose(pairs).view(np.int8).reshape(pairs.shape[1], -1, 2)
+        return alleles, blocked_transpose(self.phased_vm[:, index]) if phased else None
 
     def variant_major(self) -> tuple[np.ndarray, np.ndarray]:
         """(alleles, phased) variant-major: (variants, samples, 2) and (variants, samples)."""
