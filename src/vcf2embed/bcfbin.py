@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .gtext import CHUNK_BYTES, htslib_problem, popen_widened
+from .gtext import CHUNK_BYTES, htslib_output, htslib_problem
 from .progress import track
 
 _MAGIC = b"BCF\x02"
@@ -149,56 +149,52 @@ def _gt_calls(
                 f"record {label}: ploidy {count} is not supported; only haploid and diploid calls are"
             )
         raw = np.frombuffer(data, dtype=_INT_DTYPE[kind], count=n * count, offset=off)
-        raw = raw.reshape(n, count).astype(np.int32)
-        allele = (raw >> 1) - 1
-        allele[allele < -1] = -1  # bcf missing values
-        allele[raw == _VECTOR_END[kind]] = -2  # absent allele of a shorter call
-        out = np.zeros((n, count + 1), dtype=np.int16)
-        out[:, :count] = allele
-        out[:, count] = (raw[:, -1] & 1) if count > 1 else 1
-        return out
+        return _array_layout(raw.reshape(n, count), kind)
     return None
+
+
+def _array_layout(raw: np.ndarray, kind: int) -> np.ndarray:
+    """(samples, ploidy) BCF GT values of integer type `kind` in cyvcf2's `genotype.array()`
+    layout: allele indices (-1 missing, -2 absent), then the phased flag."""
+    values = raw.astype(np.int32)
+    allele = (values >> 1) - 1
+    allele[allele < -1] = -1  # bcf missing values
+    allele[values == _VECTOR_END[kind]] = -2  # absent allele of a shorter call
+    out = np.zeros((len(raw), raw.shape[1] + 1), dtype=np.int16)
+    out[:, :-1] = allele
+    out[:, -1] = (values[:, -1] & 1) if raw.shape[1] > 1 else 1
+    return out
 
 
 def _records(path: Path, region: str):
     """Yield (header text, None) once, then (data, record offsets) for blocks of whole records."""
-    proc, err_file = popen_widened(
-        ["bcftools", "view", "-Ou", "--no-version", "-r", region, str(path)]
-    )
-    assert proc.stdout is not None
-    try:
-        head = proc.stdout.read(9)
-        if len(head) == 9 and head[:4] == _MAGIC:
-            (l_text,) = struct.unpack("<I", head[5:9])
-            text = proc.stdout.read(l_text)
-            yield text.rstrip(b"\0").decode(errors="replace"), None
-            rest = b""
-            while True:
-                block = proc.stdout.read(CHUNK_BYTES)
-                data = rest + block if rest else block
-                offsets, off, size = [], 0, len(data)
-                while off + 8 <= size:
-                    l_shared, l_indiv = struct.unpack_from("<II", data, off)
-                    end = off + 8 + l_shared + l_indiv
-                    if end > size:
-                        break
-                    offsets.append(off)
-                    off = end
-                rest = data[off:]
-                if offsets:
-                    yield data, offsets
-                if not block:
-                    if rest:
-                        raise InputError(f"{path}: truncated BCF record in {region}")
+    cmd = ["bcftools", "view", "-Ou", "--no-version", "-r", region, str(path)]
+    with htslib_output(cmd, path, region) as out:
+        head = out.read(9)
+        if len(head) < 9 or head[:4] != _MAGIC:
+            out.read()  # let bcftools finish, so that its own error is the one reported
+            return
+        (l_text,) = struct.unpack("<I", head[5:9])
+        yield out.read(l_text).rstrip(b"\0").decode(errors="replace"), None
+        rest = b""
+        while True:
+            block = out.read(CHUNK_BYTES)
+            data = rest + block if rest else block
+            offsets, off, size = [], 0, len(data)
+            while off + 8 <= size:
+                l_shared, l_indiv = struct.unpack_from("<II", data, off)
+                end = off + 8 + l_shared + l_indiv
+                if end > size:
                     break
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
-        err_file.seek(0)
-        err = err_file.read().decode(errors="replace").strip()
-        err_file.close()
-    if code != 0 or "[E::" in err:
-        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
+                offsets.append(off)
+                off = end
+            rest = data[off:]
+            if offsets:
+                yield data, offsets
+            if not block:
+                if rest:
+                    raise InputError(f"{path}: truncated BCF record in {region}")
+                break
 
 
 def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
@@ -206,8 +202,10 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
     from .genotypes import array_codes, format_label
 
     stream = _records(path, region)
-    header, _ = next(stream)
-    _, contigs, _, strings = parse_header(header, path)
+    first = next(stream, None)
+    if first is None:
+        raise InputError(f"{path}: bcftools gave no BCF stream for {region}; check the file")
+    _, contigs, _, strings = parse_header(first[0], path)
     gt_key = strings.get("GT")
     order = aligner.order
     all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
@@ -282,21 +280,10 @@ def _decode_common(
     codes = codes16.view(np.int8).reshape(len(js), n_samples, 2)
     if not all_samples:
         codes, phased = codes[:, order], phased[:, order]
-    if valid.all():
-        aligner.fill_codes(js, codes, phased, may_have_other=False)
-        return
-    good = np.flatnonzero(valid)
-    if len(good):
-        aligner.fill_codes([js[k] for k in good], codes[good], phased[good], may_have_other=False)
     lut = np.array([0, 1], dtype=np.int8)
-    for k in np.flatnonzero(~valid):
-        raw = np.frombuffer(calls[k], dtype=np.int8).reshape(n_samples, 2).astype(np.int32)
-        g = np.zeros((n_samples, 3), dtype=np.int16)
-        g[:, :2] = (raw >> 1) - 1
-        g[:, :2][g[:, :2] < -1] = -1
-        g[:, :2][raw == _VECTOR_END[1]] = -2
-        g[:, 2] = raw[:, 1] & 1
-        c, ph, haploid = array_codes(g[order], lut)
+    for k in aligner.fill_valid(js, codes, phased, valid):
+        raw = np.frombuffer(calls[k], dtype=np.int8).reshape(n_samples, 2)
+        c, ph, haploid = array_codes(_array_layout(raw, 1)[order], lut)
         aligner.fill_codes([js[k]], c[None], ph[None], haploid=np.array([haploid], dtype=np.int64))
 
 

@@ -665,6 +665,18 @@ class _Aligner:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased
 
+    def fill_valid(
+        self, js: list[int], codes: np.ndarray, phased: np.ndarray, valid: np.ndarray
+    ) -> np.ndarray:
+        """Store the rows `valid` marks (exact matches, so no other allele); return the rest."""
+        if valid.all():
+            self.fill_codes(js, codes, phased, may_have_other=False)
+            return np.empty(0, dtype=np.intp)
+        good = np.flatnonzero(valid)
+        if len(good):
+            self.fill_codes([js[i] for i in good], codes[good], phased[good], may_have_other=False)
+        return np.flatnonzero(~valid)
+
     def finish(self) -> None:
         """Mark the calls of variants no record supplied as missing."""
         empty = ~self.filled

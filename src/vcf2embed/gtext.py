@@ -12,11 +12,13 @@ two readers equal.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import IO
@@ -202,27 +204,36 @@ def _widen_pipe(stream) -> None:
         pass
 
 
-def popen_widened(cmd: list[str]) -> tuple[subprocess.Popen, IO[bytes]]:
-    """Start an htslib command whose stdout is a pipe one chunk deep; stderr goes to a
-    temporary file (returned), so a chatty tool never blocks."""
-    err_file = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
-    assert proc.stdout is not None
-    _widen_pipe(proc.stdout)
-    return proc, err_file
+@contextlib.contextmanager
+def htslib_output(cmd: list[str], path: Path, region: str) -> Iterator[IO[bytes]]:
+    """The stdout of an htslib command, a pipe one chunk deep; raise on leaving if it failed.
+
+    stderr goes to a temporary file, so a chatty tool never blocks.
+    """
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
+        assert proc.stdout is not None
+        _widen_pipe(proc.stdout)
+        try:
+            yield proc.stdout
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+            err_file.seek(0)
+            err = err_file.read().decode(errors="replace").strip()
+    if code != 0 or "[E::" in err:
+        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
 
 
-def _chunks(path: Path, region: str):
+def _chunks(path: Path, region: str) -> Iterator[bytes]:
     """Yield blocks of whole record lines of `region`, as htslib's tabix cuts them.
 
     While one block is decoded, tabix decompresses the next into the (widened) pipe.
     """
-    proc, err_file = popen_widened(["tabix", str(path), region])
-    assert proc.stdout is not None
-    rest = b""
-    try:
+    with htslib_output(["tabix", str(path), region], path, region) as out:
+        rest = b""
         while True:
-            block = proc.stdout.read(CHUNK_BYTES)
+            block = out.read(CHUNK_BYTES)
             data = rest + block if rest else block
             cut = data.rfind(b"\n") + 1 if block else len(data)
             rest = data[cut:]
@@ -230,14 +241,6 @@ def _chunks(path: Path, region: str):
                 yield data[:cut] if cut < len(data) else data
             if not block:
                 break
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
-        err_file.seek(0)
-        err = err_file.read().decode(errors="replace").strip()
-        err_file.close()
-    if code != 0 or "[E::" in err:
-        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
 
 
 def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
@@ -315,16 +318,10 @@ def _decode_exact(
     codes, phased, valid, _ = simple_codes(buffer, len(js), n_samples)
     if not all_samples:
         codes, phased = codes[:, order], phased[:, order]
-    if valid.all():
-        aligner.fill_codes(js, codes, phased, may_have_other=False)
-        return
-    good = np.flatnonzero(valid)
-    if len(good):
-        aligner.fill_codes([js[i] for i in good], codes[good], phased[good], may_have_other=False)
     width = 4 * n_samples
     bad = [
         (js[i], _IDENTITY, b"GT", memoryview(buffer)[i * width : (i + 1) * width], labels[i])
-        for i in np.flatnonzero(~valid)
+        for i in aligner.fill_valid(js, codes, phased, valid)
     ]
     _decode_group(bad, aligner, n_samples, order, all_samples)
 
