@@ -33,6 +33,7 @@ RECORDS = [
 # (case id, what is wrong, what the user sees: a fragment of the one error line)
 FAILURES = [
     ("truncated_bgzip", "VCF.gz cut short (truncated bgzip)", "truncated or damaged bgzip"),
+    ("truncated_bcf", "BCF cut short", "bcftools view -Ob"),
     ("not_vcf", "a file that is not VCF", "cannot be read as VCF"),
     ("no_index", "VCF without .tbi/.csi index", "has no index"),
     ("stale_index", "index older than the VCF", "is older than"),
@@ -144,6 +145,14 @@ def run_case(
         vcf.write_bytes(data[: len(data) // 2])
         os.utime(vcf.with_name(vcf.name + ".tbi"))
         return genotypes(tmp, vcf, tiles), (vcf.name,)
+    if case == "truncated_bcf":
+        bcf = tmp / "cohort.bcf"
+        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
+        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+        data = bcf.read_bytes()
+        bcf.write_bytes(data[: len(data) // 2])
+        os.utime(bcf.with_name(bcf.name + ".csi"))
+        return genotypes(tmp, bcf, tiles), (bcf.name, "truncated")
     if case == "not_vcf":
         vcf.write_bytes(gzip.compress(b"this is not a VCF\n"))
         os.utime(vcf.with_name(vcf.name + ".tbi"))

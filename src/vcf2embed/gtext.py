@@ -161,14 +161,19 @@ def htslib_problem(path: Path, err: str, region: str | None = None) -> str:
     """One line saying what htslib found wrong with a file."""
     first = next((line.strip() for line in err.splitlines() if line.strip()), "no message")
     where = f" while reading {region}" if region else ""
+    bcf = path.name.endswith(".bcf")
     if "bgzf" in err.lower() or "truncated" in err.lower():
+        rewrite = "rewrite it with `bcftools view -Ob`" if bcf else "re-compress it with bgzip"
         return (
             f"{path}: truncated or damaged bgzip data{where}; re-download the file or "
-            f"re-compress it with bgzip (htslib: {first})"
+            f"{rewrite} (htslib: {first})"
         )
     if "index" in err.lower():
-        return f"{path}: its index cannot be read{where}; re-index with `tabix -f -p vcf {path}` (htslib: {first})"
-    return f"{path}: cannot be read as VCF{where} (htslib: {first})"
+        reindex = f"bcftools index -f {path}" if bcf else f"tabix -f -p vcf {path}"
+        return (
+            f"{path}: its index cannot be read{where}; re-index with `{reindex}` (htslib: {first})"
+        )
+    return f"{path}: cannot be read as {'BCF' if bcf else 'VCF'}{where} (htslib: {first})"
 
 
 def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
