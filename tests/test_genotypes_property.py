@@ -127,3 +127,31 @@ def _found(vcf: Path, variant: tuple[int, str, str]) -> bool:
         and alt in [rec["ref"], *rec["alts"]]
         for rec in records
     )
+
+
+CALL_SHAPES = st.sampled_from(
+    ["0|1", "1/0", "0", "1", ".", "./.", ".|1", "0/.", "2|3", "9", "10/1", "0x1", "", "0|1|1"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(CALL_SHAPES, min_size=1, max_size=12))
+def test_vectorised_calls_agree_with_the_per_call_parser(calls) -> None:
+    import vcf2embed.gtext as gtext
+
+    text = "\t".join(calls).encode()
+    fast = gtext.one_digit_calls(text, len(calls))
+    original = gtext.one_digit_calls
+    gtext.one_digit_calls = lambda *_: None  # the per-call parser alone
+    try:
+        slow = gtext.decode_general(b"GT", text, len(calls), "1:100 A>G")
+    except Exception:
+        slow = None
+    finally:
+        gtext.one_digit_calls = original
+    if fast is not None:
+        np.testing.assert_array_equal(fast, slow)
+    one_digit = all(
+        c in ("0|1", "1/0", "0", "1", ".", "./.", ".|1", "0/.", "2|3", "9") for c in calls
+    )
+    assert (fast is not None) == one_digit

@@ -119,8 +119,40 @@ def _allele(text: bytes, label: str) -> int:
         ) from None
 
 
+def one_digit_calls(calls: bytes, n: int) -> np.ndarray | None:
+    """Decode GT-only calls of one-digit alleles, haploid (`1`, `.`) or diploid (`0|1`, `./.`)
+    in any mix, all at once; None when any call is another shape (`decode_general` then
+    decodes, or reports, it)."""
+    raw = np.frombuffer(calls, dtype=np.uint8)
+    tabs = np.flatnonzero(raw == _TAB)
+    if len(tabs) != n - 1:
+        return None
+    starts = np.empty(n, dtype=np.intp)
+    starts[0], starts[1:] = 0, tabs + 1
+    lengths = np.append(tabs, len(raw)) - starts
+    diploid = lengths == 3
+    if not (diploid | (lengths == 1)).all():
+        return None
+    first = raw[starts]
+    second = np.where(diploid, raw[np.minimum(starts + 2, len(raw) - 1)], _DOT)
+    sep = np.where(diploid, raw[np.minimum(starts + 1, len(raw) - 1)], _BAR)
+    alleles = np.stack([first, second], axis=1)
+    digit = (alleles >= _ZERO) & (alleles <= _NINE)
+    if not ((digit | (alleles == _DOT)).all() and ((sep == _BAR) | (sep == _SLASH)).all()):
+        return None
+    out = np.empty((n, 3), dtype=np.int16)
+    out[:, :2] = np.where(digit, alleles.astype(np.int16) - _ZERO, -1)
+    out[~diploid, 1] = -2  # a haploid call has no second allele
+    out[:, 2] = sep == _BAR  # a haploid call counts as phased
+    return out
+
+
 def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray | None:
-    """Decode any record's GT calls one by one; None when the record has no GT field."""
+    """Decode any record's GT calls; None when the record has no GT field."""
+    if fmt == b"GT":
+        fast = one_digit_calls(calls, n)
+        if fast is not None:
+            return fast
     keys = fmt.split(b":")
     if b"GT" not in keys:
         return None
