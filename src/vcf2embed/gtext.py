@@ -308,12 +308,11 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
         fields = b"\t".join([heads[k] for k in common]).split(b"\t")
         labels = list(zip(fields[0::9], fields[1::9], fields[3::9], fields[4::9]))
         js = list(map(exact.get, labels))
-        fast, fast_js, fast_labels = [], [], []
-        formats = fields[8::9]
-        for k, j, label, fmt in zip(common, js, labels, formats):
+        fast: list[tuple[int, int, tuple]] = []  # (line, variant, label) of exact matches
+        for k, j, label, fmt in zip(common, js, labels, fields[8::9]):
             if fmt == b"GT":
                 if j is not None:
-                    fast.append(k), fast_js.append(j), fast_labels.append(label)
+                    fast.append((k, j, label))
                     continue
                 pos = label[1]
                 if pos not in known and pos.isdigit() and pos[:1] != b"0":
@@ -322,15 +321,20 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
                     continue
             slow.append(k)
         if fast:
-            claimed = aligner.claim_exact(fast_js, fast_labels)
-            if not all(claimed):  # already has a record: decide as any other record
-                slow += [k for k, ok in zip(fast, claimed) if not ok]
-                keep = [i for i, ok in enumerate(claimed) if ok]
-                fast = [fast[i] for i in keep]
-                fast_js = [fast_js[i] for i in keep]
-                fast_labels = [fast_labels[i] for i in keep]
-            buffer = b"".join([lines[k][-width:] for k in fast])
-            _decode_exact(buffer, fast_js, fast_labels, aligner, n_samples, order, all_samples)
+            claimed = aligner.claim_exact([j for _, j, _ in fast], [lab for _, _, lab in fast])
+            # a variant that already has a record: weigh this one as any other record
+            slow += [k for (k, _, _), ok in zip(fast, claimed) if not ok]
+            fast = [item for item, ok in zip(fast, claimed) if ok]
+            buffer = b"".join([lines[k][-width:] for k, _, _ in fast])
+            _decode_exact(
+                buffer,
+                [j for _, j, _ in fast],
+                [lab for _, _, lab in fast],
+                aligner,
+                n_samples,
+                order,
+                all_samples,
+            )
         needed = []
         for k in sorted(slow):
             needed.extend(_candidates(path, region, lines[k], aligner))
