@@ -60,7 +60,9 @@ class ReconstructionAccumulator:
         self.correct = torch.zeros(n_samples, dtype=torch.int64, device=device)
         self.calls = torch.zeros(n_samples, dtype=torch.int64, device=device)
         # sum x, sum y, sum xy, sum x^2, sum y^2 over observed calls (x: dosage, y: observed)
-        self.sums = torch.zeros(5, dtype=torch.float64, device=device)
+        # Apple's MPS has no float64: there the sums stay float32
+        self.wide = torch.float32 if torch.device(device).type == "mps" else torch.float64
+        self.sums = torch.zeros(5, dtype=self.wide, device=device)
 
     def add(self, start: int, inputs: torch.Tensor, output: torch.Tensor) -> None:
         """Add the samples `start ...` of one batch: its allele-presence inputs and the outputs."""
@@ -91,9 +93,9 @@ class ReconstructionAccumulator:
         dosage.nan_to_num_(nan=0.0)  # all three probabilities 0
         dosage *= mask
         y = obs.to(torch.float32)
-        # per-sample sums of at most a few thousand terms in float32, the rest in float64
+        # per-sample sums of at most a few thousand terms in float32, the rest wider
         terms = (dosage, y, dosage * y, dosage * dosage, y * y)
-        self.sums += torch.stack([t.sum(dim=1).to(torch.float64).sum() for t in terms])
+        self.sums += torch.stack([t.sum(dim=1).to(self.wide).sum() for t in terms])
 
     def result(self) -> dict:
         """Tile-level figures and the per-sample concordance and call counts."""
