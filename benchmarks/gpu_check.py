@@ -12,6 +12,7 @@ import argparse
 import platform
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vcf2embed.embed import compute_activations, model_input  # noqa: E402
+from vcf2embed.embed import compute_activations, embed_tile, model_input  # noqa: E402
 from vcf2embed.genotypes import read_tile_genotypes  # noqa: E402
 from vcf2embed.models import load_model  # noqa: E402
 from vcf2embed.tiles import read_tiles  # noqa: E402
@@ -59,8 +60,8 @@ def main() -> int:
         f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; CUDA {torch.version.cuda}; "
         f"{platform.processor() or platform.machine()}",
         "",
-        "| tile | layers | max abs diff fp32 | rel | bf16 max abs diff | CPU samples/s | CUDA samples/s | speed-up | pass |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| tile | layers | max abs diff fp32 | rel | bf16 max abs diff | reconstruction concordance diff | CPU samples/s | CUDA samples/s | speed-up | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ok = True
     for tile in read_tiles(EXAMPLE / "tiles.tsv"):
@@ -85,10 +86,24 @@ def main() -> int:
 
         t_cpu, t_cuda = timed(run_cpu, 1), timed(run_cuda)
         cpu_rate, cuda_rate = 20_000 / t_cpu, len(big) / t_cuda
-        passed = diff / scale <= TOLERANCE
+        # the reconstruction QC runs on the model's device: the same calls must be counted
+        qc = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for device in ("cpu", "cuda"):
+                result = embed_tile(
+                    genotypes, tile, load_model(tile.model), Path(tmp) / device, device=device
+                )
+                qc[device] = result.qc.get("reconstruction")
+        qc_diff = (
+            abs(qc["cpu"]["concordance"] - qc["cuda"]["concordance"]) if qc["cpu"] else float("nan")
+        )
+        passed = diff / scale <= TOLERANCE and (
+            qc["cpu"] is None
+            or (qc_diff <= 1e-3 and qc["cpu"]["observed_calls"] == qc["cuda"]["observed_calls"])
+        )
         ok &= passed
         lines.append(
-            f"| {tile.tile_id} | {len(ref)} | {diff:.2e} | {diff / scale:.2e} | {diff_bf16:.2e} | "
+            f"| {tile.tile_id} | {len(ref)} | {diff:.2e} | {diff / scale:.2e} | {diff_bf16:.2e} | {qc_diff:.1e} | "
             f"{cpu_rate:,.0f} | {cuda_rate:,.0f} | {cuda_rate / cpu_rate:.1f}x | {'pass' if passed else 'FAIL'} |"
         )
     text = "\n".join(lines)
