@@ -29,6 +29,7 @@ from .errors import InputError
 from .progress import track
 
 CHUNK_BYTES = 1 << 20
+FIRST_CHUNK_BYTES = 1 << 18
 DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
@@ -269,8 +270,10 @@ def _chunks(path: Path, region: str) -> Iterator[bytes]:
     """
     with htslib_output(["tabix", str(path), region], path, region) as out:
         rest = b""
+        size = FIRST_CHUNK_BYTES  # a small first block: decoding starts sooner
         while True:
-            block = out.read(CHUNK_BYTES)
+            block = out.read(size)
+            size = CHUNK_BYTES
             data = rest + block if rest else block
             cut = data.rfind(b"\n") + 1 if block else len(data)
             rest = data[cut:]
