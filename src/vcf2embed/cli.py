@@ -220,125 +220,157 @@ def _cmd_publish(args: argparse.Namespace) -> None:
         log.info("published %s", path)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of all sub-commands."""
-    parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"vcf2embed {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    g = sub.add_parser("genotypes", help="read one tile's genotypes aligned to its model")
-    g.add_argument("--vcf", required=True, help="VCF/BCF, or a pattern with {chrom} or {tile}")
-    g.add_argument("--tiles", required=True, help="tile table (TSV)")
-    g.add_argument("--tile", required=True, help="tile_id to read")
-    g.add_argument("--samples", help="file of sample IDs to keep, in output order")
-    g.add_argument("--model", help="model path (default: the tile table's)")
-    g.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
-    g.add_argument("--min-variant-match", type=float, default=0.0)
-    g.add_argument(
+def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vcf", required=True, help="VCF/BCF, or a pattern with {chrom} or {tile}")
+    p.add_argument("--tiles", required=True, help="tile table (TSV)")
+    p.add_argument("--tile", required=True, help="tile_id to read")
+    p.add_argument("--samples", help="file of sample IDs to keep, in output order")
+    p.add_argument("--model", help="model path (default: the tile table's)")
+    p.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
+    p.add_argument("--min-variant-match", type=float, default=0.0)
+    p.add_argument(
         "--reader",
         choices=["auto", "text", "bcf", "cyvcf2"],
         default="auto",
         help="text: vectorised reader of .vcf.gz GT text; bcf: vectorised reader of BCF records; "
         "cyvcf2: any VCF/BCF (default: auto)",
     )
-    g.add_argument("--out", required=True, help="output .npz")
-    g.set_defaults(func=_cmd_genotypes)
+    p.add_argument("--out", required=True, help="output .npz")
+    p.set_defaults(func=_cmd_genotypes)
 
-    e = sub.add_parser(
-        "embed", help="run tiles' models and write their embeddings (one process, many tiles)"
-    )
-    e.add_argument(
+
+def _embed_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--genotypes",
         required=True,
         action="append",
         help=".npz from `vcf2embed genotypes` (per --tile)",
     )
-    e.add_argument("--tiles", required=True)
-    e.add_argument(
+    p.add_argument("--tiles", required=True)
+    p.add_argument(
         "--tile", required=True, action="append", help="tile_id; repeat for several tiles"
     )
-    e.add_argument(
+    p.add_argument(
         "--model", action="append", help="model path per --tile (default: the tile table's)"
     )
-    e.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--outdir", default="results")
-    e.add_argument("--allow-unphased", action="store_true")
-    e.add_argument("--allow-user-code", action="store_true")
-    e.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, e.g. 0,1")
-    e.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
-    e.add_argument("--config-json", help="the run's config, recorded in the metadata")
-    e.set_defaults(func=_cmd_embed)
+    p.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--outdir", default="results")
+    p.add_argument("--allow-unphased", action="store_true")
+    p.add_argument("--allow-user-code", action="store_true")
+    p.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, p.g. 0,1")
+    p.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
+    p.add_argument("--config-json", help="the run's config, recorded in the metadata")
+    p.set_defaults(func=_cmd_embed)
 
-    pb = sub.add_parser("publish", help="link a tile's outputs from an embed batch folder")
-    pb.add_argument("--batch-dir", required=True)
-    pb.add_argument("--outdir", required=True)
-    pb.add_argument("--tile", required=True)
-    pb.set_defaults(func=_cmd_publish)
 
-    ly = sub.add_parser("layers", help="show a model's module tree, output shapes and latent")
-    ly.add_argument("model")
-    ly.add_argument("--chrom", help="chromosome, for positions-only variant lists")
-    ly.add_argument("--allow-user-code", action="store_true")
-    ly.set_defaults(func=_cmd_layers)
+def _publish_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-dir", required=True)
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--tile", required=True)
+    p.set_defaults(func=_cmd_publish)
 
-    c = sub.add_parser("convert", help="turn a lab-format model (NAME.pth) into a native bundle")
-    c.add_argument("model")
-    c.add_argument("out")
-    c.add_argument("--chrom")
-    c.set_defaults(func=_cmd_convert)
 
-    mx = sub.add_parser(
-        "matrix", help="assemble one layer across tiles into a samples x features table"
-    )
-    mx.add_argument("--embeddings", default="results/embeddings", help="the embeddings folder")
-    mx.add_argument("--layer", default="latent")
-    mx.add_argument(
+def _layers_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model")
+    p.add_argument("--chrom", help="chromosome, for positions-only variant lists")
+    p.add_argument("--allow-user-code", action="store_true")
+    p.set_defaults(func=_cmd_layers)
+
+
+def _convert_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model")
+    p.add_argument("out")
+    p.add_argument("--chrom")
+    p.set_defaults(func=_cmd_convert)
+
+
+def _matrix_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embeddings", default="results/embeddings", help="the embeddings folder")
+    p.add_argument("--layer", default="latent")
+    p.add_argument(
         "--tiles", help="tile table: its order sets the feature order (default: by tile_id)"
     )
-    mx.add_argument("--out", required=True, help="output .npy or .parquet (plus .features.tsv)")
-    mx.set_defaults(func=_cmd_matrix)
+    p.add_argument("--out", required=True, help="output .npy or .parquet (plus .features.tsv)")
+    p.set_defaults(func=_cmd_matrix)
 
-    t = sub.add_parser(
-        "train", help="train a tile autoencoder (lab architecture) from a VCF region"
-    )
-    t.add_argument("--vcf", required=True)
-    t.add_argument("--region", help="chrom:start-end (1-based, inclusive)")
-    t.add_argument("--tiles", help="tile table, with --tile, instead of --region")
-    t.add_argument("--tile")
-    t.add_argument("--samples", help="file of sample IDs to train on")
-    t.add_argument(
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vcf", required=True)
+    p.add_argument("--region", help="chrom:start-end (1-based, inclusive)")
+    p.add_argument("--tiles", help="tile table, with --tile, instead of --region")
+    p.add_argument("--tile")
+    p.add_argument("--samples", help="file of sample IDs to train on")
+    p.add_argument(
         "--out", required=True, help="output folder (a native bundle, or NAME/ for --format lab)"
     )
-    t.add_argument("--format", choices=["bundle", "lab"], default="bundle")
-    t.add_argument("--min-maf", type=float, default=0.01, help="keep variants with MAF >= this")
+    p.add_argument("--format", choices=["bundle", "lab"], default="bundle")
+    p.add_argument("--min-maf", type=float, default=0.01, help="keep variants with MAF >= this")
     defaults = _train_defaults()
     for name, value in defaults.items():
-        t.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    t.set_defaults(func=_cmd_train)
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    p.set_defaults(func=_cmd_train)
 
-    r = sub.add_parser("report", help="figures and tables: QC, PCA of latents, layer activations")
-    r.add_argument("qc", nargs="+", help="tile QC JSON files")
-    r.add_argument("--embeddings", default="results/embeddings")
-    r.add_argument("--out", default="results/report")
-    r.add_argument("--sample-metadata", help="TSV with sample_id and the column to colour by")
-    r.add_argument("--color-by", help="column of --sample-metadata, e.g. population")
-    r.add_argument("--samples", nargs="*", help="samples for the activation figure")
-    r.add_argument("--tile", help="tile for the activation figure (default: the first)")
-    r.add_argument(
+
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("qc", nargs="+", help="tile QC JSON files")
+    p.add_argument("--embeddings", default="results/embeddings")
+    p.add_argument("--out", default="results/report")
+    p.add_argument("--sample-metadata", help="TSV with sample_id and the column to colour by")
+    p.add_argument("--color-by", help="column of --sample-metadata, e.g. population")
+    p.add_argument("--samples", nargs="*", help="samples for the activation figure")
+    p.add_argument("--tile", help="tile for the activation figure (default: the first)")
+    p.add_argument(
         "--no-umap", action="store_true", help="skip UMAP even if umap-learn is installed"
     )
-    r.set_defaults(func=_cmd_report)
+    p.set_defaults(func=_cmd_report)
 
-    s = sub.add_parser("summarize", help="collect per-tile QC JSON files into one TSV")
-    s.add_argument("qc", nargs="+")
-    s.add_argument("--out", required=True)
-    s.add_argument("--samples-out", help="also write per-sample reconstruction concordance here")
-    s.set_defaults(func=_cmd_summarize)
+
+def _summarize_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("qc", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--samples-out", help="also write per-sample reconstruction concordance here")
+    p.set_defaults(func=_cmd_summarize)
+
+
+_COMMANDS = {
+    "genotypes": ("read one tile's genotypes aligned to its model", _genotypes_arguments),
+    "embed": (
+        "run tiles' models and write their embeddings (one process, many tiles)",
+        _embed_arguments,
+    ),
+    "publish": ("link a tile's outputs from an embed batch folder", _publish_arguments),
+    "layers": ("show a model's module tree, output shapes and latent", _layers_arguments),
+    "convert": ("turn a lab-format model (NAME.pth) into a native bundle", _convert_arguments),
+    "matrix": (
+        "assemble one layer across tiles into a samples x features table",
+        _matrix_arguments,
+    ),
+    "train": ("train a tile autoencoder (lab architecture) from a VCF region", _train_arguments),
+    "report": ("figures and tables: QC, PCA of latents, layer activations", _report_arguments),
+    "summarize": ("collect per-tile QC JSON files into one TSV", _summarize_arguments),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser: every sub-command, with the options of `command` (of all
+    when None; building only one saves each pipeline job a little start-up)."""
+    parser = argparse.ArgumentParser(prog="vcf2embed", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vcf2embed {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if command in (None, name):
+            add_arguments(p)
     return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named in `argv`, if any."""
+    return next((arg for arg in argv if arg in _COMMANDS), None)
 
 
 def _train_defaults() -> dict:
@@ -367,7 +399,8 @@ def release_freed_memory() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and a non-zero exit."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_of(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
