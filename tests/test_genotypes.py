@@ -349,3 +349,33 @@ def test_sample_rows_equal_the_sample_major_arrays(corpus: Path, tmp_path: Path)
         np.testing.assert_array_equal(alleles, g.alleles[index])
         np.testing.assert_array_equal(phased, g.phased[index])
         assert loaded.sample_rows(index, phased=False)[1] is None
+
+
+def test_bcf_header_dictionaries() -> None:
+    from vcf2embed.bcfbin import parse_header
+
+    with_idx = "\n".join(
+        [
+            '##FILTER=<ID=PASS,Description="All filters passed",IDX=0>',
+            "##contig=<ID=chr2,length=10,IDX=3>",
+            "##contig=<ID=chr1,length=10,IDX=0>",
+            '##INFO=<ID=DP,Number=1,Type=Integer,Description="d",IDX=4>',
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="g",IDX=7>',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb",
+        ]
+    )
+    samples, contigs, formats, strings = parse_header(with_idx, Path("x.bcf"))
+    assert samples == ["a", "b"] and contigs == {0: "chr1", 3: "chr2"}
+    assert formats == {"GT"} and strings == {"PASS": 0, "DP": 4, "GT": 7}
+    # without IDX: PASS first, then each new ID in order; INFO and FORMAT share one dictionary
+    plain = "\n".join(
+        [
+            '##INFO=<ID=DP,Number=1,Type=Integer,Description="d">',
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="g">',
+            '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="d">',
+            "##contig=<ID=1,length=10>",
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta",
+        ]
+    )
+    _, contigs, _, strings = parse_header(plain, Path("x.bcf"))
+    assert contigs == {0: "1"} and strings == {"PASS": 0, "DP": 1, "GT": 2}

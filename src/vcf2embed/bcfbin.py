@@ -59,8 +59,10 @@ def _call_table() -> np.ndarray:
 _CALLS = _call_table()
 
 
-def parse_header(text: str, path: Path) -> tuple[list[str], list[str], set[str], dict[str, int]]:
-    """Samples, contigs (by BCF index), FORMAT IDs and the string dictionary of a BCF header."""
+def parse_header(
+    text: str, path: Path
+) -> tuple[list[str], dict[int, str], set[str], dict[str, int]]:
+    """Samples, contigs by BCF index, FORMAT IDs and the string dictionary of a BCF header."""
     strings: dict[str, int] = {"PASS": 0}
     contigs: dict[int, str] = {}
     formats: set[str] = set()
@@ -85,8 +87,7 @@ def parse_header(text: str, path: Path) -> tuple[list[str], list[str], set[str],
             samples = line.rstrip("\n").split("\t")[9:]
     if samples is None:
         raise InputError(f"{path}: cannot be read as BCF (no #CHROM header line)")
-    names = [contigs[i] for i in sorted(contigs)]
-    return samples, names, formats, strings
+    return samples, contigs, formats, strings
 
 
 def read_bcf_header(path: Path) -> tuple[list[str], list[str], set[str]]:
@@ -97,7 +98,7 @@ def read_bcf_header(path: Path) -> tuple[list[str], list[str], set[str]]:
     if proc.returncode != 0:
         raise InputError(htslib_problem(path, proc.stderr.decode(errors="replace")))
     samples, contigs, formats, _ = parse_header(proc.stdout.decode(errors="replace"), path)
-    return samples, contigs, formats
+    return samples, [contigs[i] for i in sorted(contigs)], formats
 
 
 def _typed_int(data: bytes, off: int) -> tuple[int, int]:
@@ -202,10 +203,10 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
     from .genotypes import array_codes, format_label
 
     stream = _records(path, region)
-    first = next(stream, None)
-    if first is None:
+    header = next(stream, None)
+    if header is None:
         raise InputError(f"{path}: bcftools gave no BCF stream for {region}; check the file")
-    _, contigs, _, strings = parse_header(first[0], path)
+    _, contigs, _, strings = parse_header(header[0], path)
     gt_key = strings.get("GT")
     order = aligner.order
     all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
@@ -237,13 +238,13 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
                 ref_len = data[first] >> 4
                 alt_len = data[first + 1 + ref_len] >> 4
                 j = exact.get((pos, data[first : first + 2 + ref_len + alt_len]))
-                if j is not None and aligner.claim_one(j, (contigs[chrom], pos, j)):
+                if j is not None and aligner.claim_one(j, (contigs.get(chrom), pos, j)):
                     fast_js.append(j)
                     fast_calls.append(data[indiv + 3 : indiv + l_indiv])
                     continue
             alleles = _alleles(data, shared + 24, n_allele)
             ref, alt = alleles[0], ",".join(alleles[1:]) or "."
-            label = (contigs[chrom] if chrom < len(contigs) else str(chrom), pos, ref, alt)
+            label = (contigs.get(chrom, str(chrom)), pos, ref, alt)
             chosen = aligner.candidates(pos, [a.upper() for a in alleles], label)
             if not chosen:
                 continue
