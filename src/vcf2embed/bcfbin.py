@@ -23,9 +23,8 @@ from .gtext import CHUNK_BYTES, htslib_output, htslib_problem
 from .progress import track
 
 _MAGIC = b"BCF\x02"
-_RECORD = struct.Struct(
-    "<IIiiifHHI"
-)  # l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample|n_fmt
+# l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample | n_fmt << 24
+_RECORD = struct.Struct("<IIiiifHHI")
 _TYPE_SIZE = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
 _INT_DTYPE = {1: np.int8, 2: np.dtype("<i2"), 3: np.dtype("<i4")}
 _VECTOR_END = {1: -127, 2: -32767, 3: -2147483647}
@@ -213,7 +212,7 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
     exact = _exact_keys(aligner)
     prefix = bytes([0x11, gt_key, 0x21]) if gt_key is not None and gt_key < 128 else None
     l_common = 3 + 2 * n_samples
-    by_pos, qc = aligner.by_pos, aligner.qc
+    by_pos, variants = aligner.by_pos, aligner.variants
     for data, offsets in track(stream, desc=desc, unit="chunks"):
         fast_js: list[int] = []
         fast_calls: list[bytes] = []
@@ -223,8 +222,7 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
             indiv = shared + l_shared
             pos = pos0 + 1
             if pos not in by_pos:
-                qc.records_read += 1
-                qc.records_not_in_model += 1
+                aligner.skip()
                 continue
             id_desc = data[shared + 24]
             if (
@@ -238,7 +236,9 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
                 ref_len = data[first] >> 4
                 alt_len = data[first + 1 + ref_len] >> 4
                 j = exact.get((pos, data[first : first + 2 + ref_len + alt_len]))
-                if j is not None and aligner.claim_one(j, (contigs.get(chrom), pos, j)):
+                if j is not None and aligner.claim_one(
+                    j, (contigs.get(chrom), pos, variants.ref[j], variants.alt[j])
+                ):
                     fast_js.append(j)
                     fast_calls.append(data[indiv + 3 : indiv + l_indiv])
                     continue
@@ -272,7 +272,7 @@ def _decode_common(
 ) -> None:
     """Decode and store claimed exact, GT-only int8 diploid records (calls the table does not
     hold, such as haploid ones, go one record at a time)."""
-    from .genotypes import array_codes
+    from .genotypes import EXACT_LUT, array_codes
 
     pairs = np.frombuffer(b"".join(calls), dtype="<u2").reshape(len(js), n_samples)
     codes16 = np.take(_CALLS, pairs)
@@ -281,10 +281,9 @@ def _decode_common(
     codes = codes16.view(np.int8).reshape(len(js), n_samples, 2)
     if not all_samples:
         codes, phased = codes[:, order], phased[:, order]
-    lut = np.array([0, 1], dtype=np.int8)
     for k in aligner.fill_valid(js, codes, phased, valid):
         raw = np.frombuffer(calls[k], dtype=np.int8).reshape(n_samples, 2)
-        c, ph, haploid = array_codes(_array_layout(raw, 1)[order], lut)
+        c, ph, haploid = array_codes(_array_layout(raw, 1)[order], EXACT_LUT)
         aligner.fill_codes([js[k]], c[None], ph[None], haploid=np.array([haploid], dtype=np.int64))
 
 

@@ -141,9 +141,7 @@ class TileGenotypes:
     @property
     def n_variants(self) -> int:
         """Variants (model order) the calls cover."""
-        return (
-            self.alleles_vm if self.alleles_vm is not None else self._alleles.transpose(1, 0, 2)
-        ).shape[0]
+        return len(self.alleles_vm) if self.alleles_vm is not None else self._alleles.shape[1]
 
     def sample_rows(
         self, index: slice | np.ndarray, phased: bool = True
@@ -157,9 +155,6 @@ class TileGenotypes:
 
     def variant_major(self) -> tuple[np.ndarray, np.ndarray]:
         """(alleles, phased) variant-major: (variants, samples, 2) and (variants, samples)."""
-        return self._variant_major()
-
-    def _variant_major(self) -> tuple[np.ndarray, np.ndarray]:
         if self.alleles_vm is not None:
             return self.alleles_vm, self.phased_vm
         pairs = self._alleles.view(np.int16)[..., 0]
@@ -170,7 +165,7 @@ class TileGenotypes:
 
     def save(self, path: str | Path) -> None:
         """Write as an uncompressed `.npz` (no pickled objects), atomically."""
-        alleles_vm, phased_vm = self._variant_major()
+        alleles_vm, phased_vm = self.variant_major()
         arrays = {
             "alleles_vm": alleles_vm,
             "phased_vm": np.packbits(phased_vm, axis=1),
@@ -397,9 +392,6 @@ def _encoded(texts) -> list[bytes]:
     return "\n".join(texts).encode().split(b"\n") if texts else []
 
 
-_AMBIGUOUS = {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
-
-
 def is_strand_ambiguous(ref: str, alt: str) -> bool:
     """True for A/T and C/G pairs, whose strand cannot be told from the alleles."""
     return len(ref) == 1 and _COMPLEMENT.get(ref) == alt
@@ -415,6 +407,9 @@ def format_label(label: tuple) -> str:
         part.decode(errors="replace") if isinstance(part, bytes) else part for part in label
     )
     return f"{chrom}:{pos} {ref}>{alt}"
+
+
+EXACT_LUT = np.array([0, 1], dtype=np.int8)  # a record whose REF and ALT are the model's
 
 
 def batch_array_codes(
@@ -547,6 +542,11 @@ class _Aligner:
             self._position_texts = set(_encoded(str(p) for p in self.by_pos))
         return self._position_texts
 
+    def skip(self) -> None:
+        """Count a record that no model variant is at."""
+        self.qc.records_read += 1
+        self.qc.records_not_in_model += 1
+
     def claim_exact(self, js: list[int], labels: list[tuple]) -> list[bool]:
         """Take records as the exact matches of variants `js`; False where a variant already
         has a record (also from earlier in `js`), which `candidates` must then weigh."""
@@ -556,23 +556,12 @@ class _Aligner:
             self.kinds.update(dict.fromkeys(js, "exact"))
             self.qc.records_read += len(js)
             return [True] * len(js)
-        taken = []
-        for j, label in zip(js, labels):
-            ok = j not in chosen
-            if ok:
-                chosen[j] = (_RANK["exact"], label)
-                self.kinds[j] = "exact"
-                self.qc.records_read += 1
-            taken.append(ok)
-        return taken
+        return [self.claim_one(j, label) for j, label in zip(js, labels)]
 
     def claim_one(self, j: int, label: tuple) -> bool:
-        """`claim_exact` for one record; a label `(chrom, pos, j)` stands for the variant's own
-        alleles."""
+        """`claim_exact` for one record."""
         if j in self.chosen:
             return False
-        if len(label) == 3:
-            label = (label[0], label[1], self.variants.ref[j], self.variants.alt[j])
         self.chosen[j] = (_RANK["exact"], label)
         self.kinds[j] = "exact"
         self.qc.records_read += 1
@@ -873,7 +862,7 @@ def read_tile_genotypes(
         setattr(qc, counter, getattr(qc, counter) + count)
     if not variants.positions_only:
         ref, alt = variants.ref, variants.alt
-        qc.strand_ambiguous = sum((ref[j], alt[j]) in _AMBIGUOUS for j in aligner.kinds)
+        qc.strand_ambiguous = sum(is_strand_ambiguous(ref[j], alt[j]) for j in aligner.kinds)
     absent = [j for j in range(n_var) if j not in aligner.kinds]
     qc.missing_variants = len(absent)
     qc.missing_examples = [variants.label(j) for j in absent[:5]]

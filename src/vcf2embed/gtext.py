@@ -2,9 +2,11 @@
 
 htslib (`tabix`) decompresses and cuts the region; only the records that supply a model variant
 are decoded. The common case, a `GT`-only record whose calls are all diploid with one-digit allele
-indices (`0|1`, `./.`), is decoded for many records at once with numpy: every call is then exactly
-four bytes (`a`, separator, `b`, tab). Any other record (more FORMAT fields, haploid or
-multi-digit calls) goes through a plain per-call parser. Both produce the layout of cyvcf2's
+indices (`0|1`, `./.`), is parsed and decoded a chunk of records at a time with numpy: every call
+with the tab before it is then exactly four bytes (tab, `a`, separator, `b`). GT-only records
+mixing haploid and diploid one-digit calls are decoded a record at a time with numpy; any other
+record (more FORMAT fields, multi-digit calls) goes through a per-call parser. All produce the
+layout of cyvcf2's
 `genotype.array()` (allele indices, -1 missing, -2 for the absent second allele of a haploid
 call, last column phased), so alignment is shared with the cyvcf2 reader, and the tests hold the
 two readers equal.
@@ -26,6 +28,7 @@ from typing import IO
 import numpy as np
 
 from .errors import InputError
+from .genotypes import EXACT_LUT
 from .progress import track
 
 CHUNK_BYTES = 1 << 20
@@ -319,8 +322,7 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
                     continue
                 pos = label[1]
                 if pos not in known and pos.isdigit() and pos[:1] != b"0":
-                    aligner.qc.records_read += 1
-                    aligner.qc.records_not_in_model += 1
+                    aligner.skip()
                     continue
             slow.append(k)
         if fast:
@@ -364,13 +366,10 @@ def _decode_exact(
         codes, phased = codes[:, order], phased[:, order]
     width = 4 * n_samples
     bad = [
-        (js[i], _IDENTITY, b"GT", memoryview(buffer)[i * width : (i + 1) * width], labels[i])
+        (js[i], EXACT_LUT, b"GT", memoryview(buffer)[i * width : (i + 1) * width], labels[i])
         for i in aligner.fill_valid(js, codes, phased, valid)
     ]
     _decode_group(bad, aligner, n_samples, order, all_samples)
-
-
-_IDENTITY = np.array([0, 1], dtype=np.int8)
 
 
 def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
@@ -386,8 +385,7 @@ def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
     parts = line[:cut].split(b"\t")
     pos = int(parts[1])
     if pos not in aligner.by_pos:
-        aligner.qc.records_read += 1
-        aligner.qc.records_not_in_model += 1
+        aligner.skip()
         return []
     ref, alt = parts[3].decode(), parts[4].decode()
     alts = [] if alt == "." else alt.split(",")
