@@ -52,16 +52,6 @@ def verdict(ok: bool, text: str) -> str:
     return f"{'PASS' if ok else 'FAIL'} ({text})"
 
 
-def best_time(fn, repeats: int = 3) -> float:
-    """Best wall time of `repeats` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def interleaved(fns, rounds: int = 5) -> list[float]:
     """Best wall time of each function over `rounds` rounds that alternate between them.
 

@@ -11,7 +11,6 @@ shared with the other readers, and the tests hold all readers equal.
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -30,17 +29,6 @@ _INT_DTYPE = {1: np.int8, 2: np.dtype("<i2"), 3: np.dtype("<i4")}
 _VECTOR_END = {1: -127, 2: -32767, 3: -2147483647}
 _DECODE_RECORDS = 512  # common records decoded together
 _SENTINEL = 0x7F7F  # table value of a two-byte call the common decoder does not take
-
-
-def bcf_reader_available(path: Path) -> bool:
-    """True for indexed BCF files, when the `bcftools` command is on PATH."""
-    from .genotypes import find_index
-
-    return (
-        path.name.endswith(".bcf")
-        and find_index(path) is not None
-        and shutil.which("bcftools") is not None
-    )
 
 
 def _call_table() -> np.ndarray:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -757,20 +758,27 @@ def _read_cyvcf2(vcf, path: Path, region: str, aligner: _Aligner, desc: str) -> 
 
 
 READERS = ("auto", "text", "bcf", "cyvcf2")
+# the vectorised readers: the files each takes (with an index) and the htslib tool it streams from
+_FAST_READERS = {"text": ((".vcf.gz", ".vcf.bgz"), "tabix"), "bcf": ((".bcf",), "bcftools")}
+
+
+def _fast_reader_applies(name: str, path: Path, genotype_field: str) -> bool:
+    """True when reader `name` can read GT from `path` here."""
+    suffixes, tool = _FAST_READERS[name]
+    return (
+        genotype_field == "GT"
+        and path.name.endswith(suffixes)
+        and find_index(path) is not None
+        and shutil.which(tool) is not None
+    )
 
 
 def choose_reader(path: Path, genotype_field: str, reader: str) -> str:
     """Return `text` (bgzipped VCF), `bcf` (BCF) or `cyvcf2` (any file) for this file and setting."""
-    from .bcfbin import bcf_reader_available
-    from .gtext import text_reader_available
-
     if reader not in READERS:
         raise InputError(f"reader {reader!r}: use one of {', '.join(READERS)}")
-    usable = {
-        "text": genotype_field == "GT" and text_reader_available(path),
-        "bcf": genotype_field == "GT" and bcf_reader_available(path),
-        "cyvcf2": True,
-    }
+    usable = {name: _fast_reader_applies(name, path, genotype_field) for name in _FAST_READERS}
+    usable["cyvcf2"] = True
     if reader == "auto":
         return next(name for name in ("text", "bcf", "cyvcf2") if usable[name])
     if not usable[reader]:

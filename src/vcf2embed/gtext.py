@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -38,17 +37,6 @@ _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
 _BAR, _SLASH = ord("|"), ord("/")
 _SPLIT = re.compile(rb"[|/]")
 _GT = re.compile(rb"^(\.|[0-9]+)([|/](\.|[0-9]+))*$")
-
-
-def text_reader_available(path: Path) -> bool:
-    """True for bgzipped VCFs with an index, when the `tabix` command is on PATH."""
-    from .genotypes import find_index
-
-    return (
-        path.name.endswith((".vcf.gz", ".vcf.bgz"))
-        and find_index(path) is not None
-        and shutil.which("tabix") is not None
-    )
 
 
 # A call with the tab before it is 4 bytes, `\t a sep b`: as a little-endian uint32 the tab and
