@@ -22,7 +22,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vcf2embed.embed import compute_activations, embed_tile, model_input  # noqa: E402
+from vcf2embed.embed import embed_tile, model_input  # noqa: E402
+from vcf2embed.forward import compute_activations  # noqa: E402
 from vcf2embed.genotypes import read_tile_genotypes  # noqa: E402
 from vcf2embed.models import load_model  # noqa: E402
 from vcf2embed.tiles import read_tiles  # noqa: E402

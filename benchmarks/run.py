@@ -308,7 +308,7 @@ def parquet_share(table: Path, model_dir: Path, npz: Path, work: Path) -> None:
     """Parquet writing's share of an embed job (in-process: load, forward, write)."""
     import vcf2embed.parquet as parquet
     from vcf2embed.embed import embed_tile
-    from vcf2embed.genotypes import TileGenotypes
+    from vcf2embed.genotypes import load_genotypes
     from vcf2embed.models import load_model
     from vcf2embed.tiles import read_tiles
 
@@ -336,7 +336,7 @@ def parquet_share(table: Path, model_dir: Path, npz: Path, work: Path) -> None:
             start = time.perf_counter()
             tile = read_tiles(table)[0]
             embed_tile(
-                TileGenotypes.load(npz), tile, load_model(model_dir), work / "embed", device="cpu"
+                load_genotypes(npz), tile, load_model(model_dir), work / "embed", device="cpu"
             )
             total = time.perf_counter() - start
             shares.append(spent[0] / total)
@@ -375,7 +375,7 @@ def batch_activation_bytes(model_dir: Path, batch: int) -> int:
 
 def peak_memory(table: Path, model_dir: Path, npz: Path, work: Path, vcf: Path) -> None:
     """Peak RSS of a genotypes job and an embed job against their budgets."""
-    from vcf2embed.genotypes import TileGenotypes
+    from vcf2embed.genotypes import load_genotypes
 
     def max_rss_mb(cmd: list[str]) -> float:
         proc = subprocess.run(
@@ -383,7 +383,7 @@ def peak_memory(table: Path, model_dir: Path, npz: Path, work: Path, vcf: Path) 
         )
         return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
-    g = TileGenotypes.load(npz)
+    g = load_genotypes(npz)
     tensor = (g.alleles_vm.nbytes + g.phased_vm.nbytes) / 2**20
     weights = (model_dir / "model.safetensors").stat().st_size / 2**20
     acts = 2 * batch_activation_bytes(model_dir, 256) / 2**20

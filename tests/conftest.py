@@ -1,78 +1,19 @@
-"""Shared fixtures: the bundled example and small hand-written VCFs."""
+"""Shared fixtures: the bundled example, and the tests folder on sys.path for `helpers` and
+`oracle` (the modules of shared helpers and independent oracles)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "resources" / "example"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import EXAMPLE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def example() -> Path:
     """The bundled example folder."""
     return EXAMPLE
-
-
-FORMAT_LINES = {
-    "GT": '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-    "DS": '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">',
-    "GP": '##FORMAT=<ID=GP,Number=G,Type=Float,Description="Genotype probabilities">',
-}
-
-
-def write_vcf(
-    path: Path,
-    records: list[str],
-    samples: list[str],
-    contig: str = "1",
-    extra_header: tuple[str, ...] = (),
-    index: bool = True,
-    formats: tuple[str, ...] = ("GT", "DS", "GP"),
-) -> Path:
-    """Write, bgzip and index a small VCF; records are tab-joined lines without the header."""
-    header = [
-        "##fileformat=VCFv4.2",
-        f"##contig=<ID={contig},length=100000000>",
-        *(FORMAT_LINES[f] for f in formats),
-        *extra_header,
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples),
-    ]
-    plain = path.with_suffix("") if path.suffix == ".gz" else path
-    plain.write_text("\n".join(header + records) + "\n")
-    if path.suffix == ".gz":
-        subprocess.run(["bgzip", "-f", str(plain)], check=True)
-        if index:
-            subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
-    return path
-
-
-def venv_env(slurm: bool = False) -> dict[str, str]:
-    """The environment with this Python's bin folder first, so `vcf2embed` and tools resolve.
-
-    Unless `slurm`, SLURM's client tools see an empty configuration and fail at once, as on a
-    machine without SLURM: Snakemake's SLURM plugin otherwise waits 10 s at start-up for a
-    controller that only the SLURM test brings up.
-    """
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    if not slurm:
-        env["SLURM_CONF"] = os.devnull
-    return env
-
-
-def snakemake_command(*args: str) -> list[str]:
-    """`python -m snakemake` on the repository's Snakefile."""
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
-
-
-def bundle_copy(src: Path, dst: Path) -> Path:
-    """Copy a model folder so a test can change it."""
-    shutil.copytree(src, dst)
-    return dst

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from vcf2embed.embed import compute_activations, embed_tile, model_input
+from vcf2embed.embed import embed_tile, model_input
+from vcf2embed.forward import compute_activations
 from vcf2embed.genotypes import read_tile_genotypes
 from vcf2embed.models import load_model
 from vcf2embed.parquet import read_embeddings, read_metadata

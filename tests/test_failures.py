@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import snakemake_command, venv_env, write_vcf
+from helpers import snakemake_command, venv_env, write_vcf
 
 from vcf2embed.architectures import LabAutoencoder
 from vcf2embed.models import save_bundle
@@ -391,7 +391,7 @@ def test_parquet_write_failure_is_reported(setup, monkeypatch) -> None:
 
     from vcf2embed.embed import embed_tile
     from vcf2embed.errors import OutputError
-    from vcf2embed.genotypes import TileGenotypes
+    from vcf2embed.genotypes import load_genotypes
     from vcf2embed.models import load_model
     from vcf2embed.tiles import read_tiles
 
@@ -404,7 +404,7 @@ def test_parquet_write_failure_is_reported(setup, monkeypatch) -> None:
     monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
     with pytest.raises(OutputError, match="No space left on device"):
         embed_tile(
-            TileGenotypes.load(tmp / "g.npz"),
+            load_genotypes(tmp / "g.npz"),
             read_tiles(tiles)[0],
             load_model(model),
             tmp / "out",

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import oracle_alleles
 
-from vcf2embed.genotypes import TileGenotypes
+from vcf2embed.genotypes import load_genotypes
 from vcf2embed.variants import VariantList
 
 HEADER = [
@@ -137,6 +137,6 @@ def test_genotypes_on_random_vcf_text(data) -> None:
         # accepted: bcftools must read the same file and give the same calls
         region = f"1:1-{max(m[0] for m in model)}"
         names, expected = oracle_alleles(vcf, region, model)
-        got = TileGenotypes.load(out)
+        got = load_genotypes(out)
         assert got.samples == names
         np.testing.assert_array_equal(got.alleles, expected)

@@ -201,7 +201,7 @@ def test_missing_companion_file(tmp_path: Path) -> None:
 def test_user_class_with_opt_in(tmp_path: Path) -> None:
     from user_models import TinyVAE
 
-    from vcf2embed.embed import compute_activations
+    from vcf2embed.forward import compute_activations
 
     torch.manual_seed(0)
     m = TinyVAE(n_inputs=6, latent=2)

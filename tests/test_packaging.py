@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from conftest import venv_env
+from helpers import venv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}

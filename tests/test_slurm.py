@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import snakemake_command, venv_env
+from helpers import snakemake_command, venv_env
 
 from vcf2embed.parquet import read_embeddings, read_metadata
 
@@ -55,7 +55,15 @@ def job_ids() -> set[int]:
     return {int(x) for x in out.split()}
 
 
+def cancel_own_jobs(before: set[int]) -> None:
+    """Cancel the jobs submitted since `before` was taken: this test's, never anyone else's."""
+    own = sorted(job_ids() - before)
+    if own:
+        subprocess.run(["scancel", *map(str, own)], check=False)
+
+
 def run_snakemake(workdir: Path, *args: str, timeout: int = 480) -> subprocess.CompletedProcess:
+    before = job_ids()
     proc = subprocess.Popen(
         snakemake_command(*args),
         cwd=workdir,
@@ -70,7 +78,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 480) -> subprocess.C
     except subprocess.TimeoutExpired:
         # snakemake waits for submitted jobs on SIGTERM: kill it, then cancel its jobs
         os.killpg(proc.pid, signal.SIGKILL)
-        subprocess.run(["scancel", "--user", "root"], check=False)
+        cancel_own_jobs(before)
         out, _ = proc.communicate()
         pytest.fail(f"snakemake timed out:\n{out[-3000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import snakemake_command, venv_env
+from helpers import snakemake_command, venv_env
 from oracle import encode_presence, encoder_forward, model_weights, oracle_alleles
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .defaults import default
 from .errors import Vcf2EmbedError
 
 log = logging.getLogger("vcf2embed")
@@ -29,7 +30,7 @@ def with_model(tile, model: str | None):
 
 
 def _cmd_genotypes(args: argparse.Namespace) -> None:
-    from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path
+    from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path, save_genotypes
     from .tiles import get_tile
     from .variants import load_variants
 
@@ -40,7 +41,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     result = read_tile_genotypes(
         vcf, tile, variants, samples, args.genotype_field, args.min_variant_match, args.reader
     )
-    result.save(args.out)
+    save_genotypes(result, args.out)
     qc = result.qc
     log.info(
         "tile %s: %d samples, %d/%d variants matched (%d exact, %d swapped, %d multi-allelic, "
@@ -59,7 +60,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
 
 def _cmd_embed(args: argparse.Namespace) -> None:
     release_freed_memory()
-    from .genotypes import TileGenotypes
+    from .genotypes import load_genotypes
     from .models import load_model
     from .tiles import read_tiles
 
@@ -87,7 +88,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
             log.info("holding GPU slot %s (CUDA_VISIBLE_DEVICES=%s)", slot, slot)
         for tile_id, genotypes_path, model_path in zip(args.tile, args.genotypes, models):
             tile = with_model(table[tile_id], model_path)
-            genotypes = TileGenotypes.load(genotypes_path)
+            genotypes = load_genotypes(genotypes_path)
             if genotypes.tile_id != tile.tile_id:
                 raise Vcf2EmbedError(
                     f"{genotypes_path} holds tile {genotypes.tile_id}, not {tile.tile_id}"
@@ -226,14 +227,16 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", required=True, help="tile_id to read")
     p.add_argument("--samples", help="file of sample IDs to keep, in output order")
     p.add_argument("--model", help="model path (default: the tile table's)")
-    p.add_argument("--genotype-field", default="GT", choices=["GT", "DS", "GP"])
-    p.add_argument("--min-variant-match", type=float, default=0.0)
+    p.add_argument(
+        "--genotype-field", default=default("genotype_field"), choices=_enum("genotype_field")
+    )
+    p.add_argument("--min-variant-match", type=float, default=default("min_variant_match"))
     p.add_argument(
         "--reader",
-        choices=["auto", "text", "bcf", "cyvcf2"],
-        default="auto",
+        choices=_enum("reader"),
+        default=default("reader"),
         help="text: vectorised reader of .vcf.gz GT text; bcf: vectorised reader of BCF records; "
-        "cyvcf2: any VCF/BCF (default: auto)",
+        "cyvcf2: any VCF/BCF",
     )
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_cmd_genotypes)
@@ -253,14 +256,19 @@ def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", action="append", help="model path per --tile (default: the tile table's)"
     )
-    p.add_argument("--layers", nargs="*", default=[], help="extra layer selectors besides latent")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--outdir", default="results")
+    p.add_argument(
+        "--layers",
+        nargs="*",
+        default=default("layers"),
+        help="extra layer selectors besides latent",
+    )
+    p.add_argument("--device", default=default("device"))
+    p.add_argument("--dtype", default=default("dtype"), choices=_enum("dtype"))
+    p.add_argument("--batch-size", type=int, default=default("batch_size"))
+    p.add_argument("--outdir", default=default("outdir"))
     p.add_argument("--allow-unphased", action="store_true")
     p.add_argument("--allow-user-code", action="store_true")
-    p.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, p.g. 0,1")
+    p.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, e.g. 0,1")
     p.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
     p.add_argument("--config-json", help="the run's config, recorded in the metadata")
     p.set_defaults(func=_cmd_embed)
@@ -366,6 +374,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command in (None, name):
             add_arguments(p)
     return parser
+
+
+def _enum(key: str) -> list[str]:
+    """The values the config schema allows for `key`."""
+    from .defaults import schema
+
+    return list(schema()["properties"][key]["enum"])
 
 
 def _command_of(argv: list[str]) -> str | None:

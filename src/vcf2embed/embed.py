@@ -7,7 +7,6 @@ import json
 import logging
 import platform
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,14 @@ import numpy as np
 import torch
 
 from . import __version__
+from .defaults import default
 from .devices import resolve_device, resolve_dtype
 from .encodings import check_phased, dosage_means, encode, features_per_variant
 from .errors import InputError, ModelError
 from .files import write_text_atomic
+from .forward import precision_check, stream_activations
 from .genotypes import TileGenotypes
-from .hooks import capture, resolve_selectors
+from .hooks import resolve_selectors
 from .models import LoadedModel
 from .parquet import EmbeddingWriter
 from .reconstruction import ReconstructionAccumulator
@@ -109,136 +110,6 @@ def model_input(
     return input_source(model, genotypes, allow_unphased).rows(slice(None))
 
 
-class _ArraySource:
-    """An already encoded input matrix, served like an InputSource."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = np.ascontiguousarray(x, dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def rows(self, index: slice | np.ndarray) -> np.ndarray:
-        return self.x[index]
-
-
-def stream_activations(
-    model: LoadedModel,
-    source: InputSource | _ArraySource,
-    selectors: list[str],
-    device: torch.device,
-    batch_size: int = 256,
-    dtype: torch.dtype = torch.float32,
-    module: torch.nn.Module | None = None,
-    on_output: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
-) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-    """Run the model batch by batch; yield (start, stop, captured outputs) for each batch.
-
-    `on_output(start, inputs, output)` sees each batch's input and output on the device. On CUDA,
-    inputs go through pinned memory with non-blocking copies, and each batch's activations are
-    copied back while the next batch runs; an out-of-memory error halves the batch.
-    """
-    if batch_size < 1:
-        raise InputError(f"batch_size {batch_size}: it must be 1 or more")
-    module = (module or model.module).to(device=device, dtype=dtype).eval()
-    n = len(source)
-    cuda = device.type == "cuda"
-    pending = None
-
-    def ready(item):
-        start, stop, event, host = item
-        if event is not None:
-            event.synchronize()
-        return start, stop, {name: tensor.numpy() for name, tensor in host.items()}
-
-    start = 0
-    with torch.inference_mode(), capture(module, selectors, latent=model.latent) as acts:
-        while start < n:
-            stop = min(start + batch_size, n)
-            xb = torch.from_numpy(source.rows(slice(start, stop)))
-            if cuda:
-                xb = xb.pin_memory()
-            xb = xb.to(device=device, dtype=dtype, non_blocking=True)
-            try:
-                result = module(xb)
-            except torch.cuda.OutOfMemoryError:
-                if batch_size == 1:
-                    raise
-                batch_size = max(1, batch_size // 2)
-                acts.clear()
-                torch.cuda.empty_cache()
-                log.warning("CUDA out of memory; retrying with batch_size %d", batch_size)
-                continue
-            captured = dict(acts)
-            if on_output is not None and isinstance(result, torch.Tensor):
-                on_output(start, xb, result)
-            host = {
-                name: t.reshape(stop - start, -1).to(torch.float32).to("cpu", non_blocking=cuda)
-                for name, t in captured.items()
-            }
-            event = None
-            if cuda:
-                event = torch.cuda.Event()
-                event.record()
-            if pending is not None:
-                yield ready(pending)
-            pending = (start, stop, event, host)
-            start = stop
-        if pending is not None:
-            yield ready(pending)
-
-
-def compute_activations(
-    model: LoadedModel,
-    x: np.ndarray,
-    selectors: list[str],
-    device: torch.device,
-    batch_size: int = 256,
-    dtype: torch.dtype = torch.float32,
-    module: torch.nn.Module | None = None,
-) -> dict[str, np.ndarray]:
-    """Run the model over the input matrix `x`; return each captured module's (samples, dims) output."""
-    parts: dict[str, list[np.ndarray]] = {}
-    for _, _, acts in stream_activations(
-        model, _ArraySource(x), selectors, device, batch_size, dtype, module
-    ):
-        for name, values in acts.items():
-            parts.setdefault(name, []).append(values)
-    return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
-
-
-def precision_check(
-    model: LoadedModel,
-    source: InputSource | _ArraySource,
-    pick: np.ndarray,
-    selectors: list[str],
-    device: torch.device,
-    dtype: torch.dtype,
-    reduced: dict[str, np.ndarray],
-) -> dict[str, Any]:
-    """Largest absolute difference per layer between reduced-precision rows and float32.
-
-    `model.module` must be the float32 module; `reduced` holds the reduced run's rows `pick`.
-    """
-    reference = compute_activations(
-        model,
-        source.rows(pick),
-        selectors,
-        device,
-        max(1, len(pick)),
-        torch.float32,
-        module=model.module,
-    )
-    return {
-        "dtype": str(dtype).replace("torch.", ""),
-        "rows_compared": int(len(pick)),
-        "max_abs_diff": {
-            name: float(np.abs(reduced[name] - ref).max()) if len(pick) else 0.0
-            for name, ref in reference.items()
-        },
-    }
-
-
 def software_versions() -> dict[str, str]:
     """Return the versions that shaped the numbers."""
     import pyarrow
@@ -258,10 +129,10 @@ def embed_tile(
     model: LoadedModel,
     outdir: str | Path,
     layers: list[str] | None = None,
-    device: str = "auto",
-    batch_size: int = 256,
-    dtype: str = "float32",
-    allow_unphased: bool = False,
+    device: str = default("device"),
+    batch_size: int = default("batch_size"),
+    dtype: str = default("dtype"),
+    allow_unphased: bool = default("allow_unphased"),
     config: dict[str, Any] | None = None,
     extra_qc: dict[str, Any] | None = None,
     precision_rows: int = 256,
@@ -271,17 +142,106 @@ def embed_tile(
     Memory stays near the genotypes, the model and a few batches of activations: inputs are
     encoded per batch and each layer's rows go to its Parquet file as they come.
     """
-    outdir = Path(outdir)
+    run = _prepare(genotypes, tile, model, layers, device, dtype, allow_unphased, precision_rows)
+    meta = tile_metadata(genotypes, tile, model, run.device, dtype, batch_size, config)
+    writers = _LayerWriters(Path(outdir), tile.tile_id, model.latent, meta)
+    try:
+        for start, stop, acts in stream_activations(
+            model,
+            run.source,
+            run.selectors,
+            run.device,
+            batch_size,
+            run.dtype,
+            on_output=run.reconstruction.add if run.reconstruction is not None else None,
+        ):
+            for name, values in acts.items():
+                check_finite(values, name, tile, model, start)
+                writers.write(name, genotypes.samples[start:stop], values)
+                run.keep_picked(name, start, stop, values)
+        precision = run.precision(model)
+        files = writers.close()
+    except BaseException:
+        writers.abort()
+        raise
+    qc = {**meta, "n_samples": len(run.source), "layers": writers.info}
+    qc["layer_order"] = list(writers.info)  # forward order, as the hooks fired
+    if precision is not None:
+        qc["reduced_precision"] = precision
+    qc.update(write_sample_qc(Path(outdir), tile.tile_id, genotypes, run.reconstruction))
+    qc.update(extra_qc or {})
+    qc_path = Path(outdir) / "qc" / f"{tile.tile_id}.json"
+    write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")
+    return EmbedResult(tile.tile_id, files, qc_path, qc)
+
+
+@dataclass
+class _Run:
+    """What one tile's forward pass needs: input, selectors, device, and the checks' state."""
+
+    source: InputSource
+    selectors: list[str]
+    device: torch.device
+    dtype: torch.dtype
+    reconstruction: ReconstructionAccumulator | None
+    reference_module: torch.nn.Module | None
+    pick: np.ndarray
+    picked: dict[str, list[np.ndarray]]
+
+    def keep_picked(self, name: str, start: int, stop: int, values: np.ndarray) -> None:
+        """Keep the rows the reduced-precision check compares, when it runs."""
+        if self.reference_module is not None:
+            rows = self.pick[(self.pick >= start) & (self.pick < stop)] - start
+            self.picked.setdefault(name, []).append(values[rows])
+
+    def precision(self, model: LoadedModel) -> dict[str, Any] | None:
+        """The reduced-precision check's figures, or None when the run was float32."""
+        if self.reference_module is None:
+            return None
+        model_f32 = LoadedModel(**{**model.__dict__, "module": self.reference_module})
+        reduced = {name: np.concatenate(parts) for name, parts in self.picked.items()}
+        return precision_check(
+            model_f32, self.source, self.pick, self.selectors, self.device, self.dtype, reduced
+        )
+
+
+def _prepare(
+    genotypes: TileGenotypes,
+    tile: Tile,
+    model: LoadedModel,
+    layers: list[str] | None,
+    device: str,
+    dtype: str,
+    allow_unphased: bool,
+    precision_rows: int,
+) -> _Run:
+    """Load step: resolve device, dtype and selectors, and check the genotypes fit the model."""
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     chosen = resolve_selectors(model.module, ["latent", *(layers or [])], latent=model.latent)
     source = input_source(model, genotypes, allow_unphased)
-    n = len(source)
-    reference_module = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
-    pick = np.sort(np.random.default_rng(0).permutation(n)[:precision_rows])
+    reference = copy.deepcopy(model.module) if torch_dtype != torch.float32 else None
+    pick = np.sort(np.random.default_rng(0).permutation(len(source))[:precision_rows])
     check_reconstruction = model.reconstructs_input and model.encoding == "allele_presence"
-    reconstruction = ReconstructionAccumulator(n, torch_device) if check_reconstruction else None
-    base_meta = {
+    reconstruction = (
+        ReconstructionAccumulator(len(source), torch_device) if check_reconstruction else None
+    )
+    return _Run(
+        source, list(chosen), torch_device, torch_dtype, reconstruction, reference, pick, {}
+    )
+
+
+def tile_metadata(
+    genotypes: TileGenotypes,
+    tile: Tile,
+    model: LoadedModel,
+    device: torch.device,
+    dtype: str,
+    batch_size: int,
+    config: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What every output file of a tile records: model, alignment, device, versions, config."""
+    return {
         "tile_id": tile.tile_id,
         "tile": {"chrom": tile.chrom, "start": tile.start, "end": tile.end},
         "model": {
@@ -294,69 +254,66 @@ def embed_tile(
         },
         "alignment": genotypes.qc.to_dict(),
         "genotype_source": genotypes.source,
-        "device": str(torch_device),
+        "device": str(device),
         "dtype": dtype,
         "batch_size": batch_size,
         "versions": software_versions(),
         "config": config or {},
     }
-    writers: dict[str, EmbeddingWriter] = {}
-    layer_info: dict[str, dict[str, Any]] = {}
-    picked: dict[str, list[np.ndarray]] = {}
-    try:
-        for start, stop, acts in stream_activations(
-            model,
-            source,
-            list(chosen),
-            torch_device,
-            batch_size,
-            torch_dtype,
-            on_output=reconstruction.add if reconstruction is not None else None,
-        ):
-            ids = genotypes.samples[start:stop]
-            for name, values in acts.items():
-                if not np.isfinite(values).all():
-                    bad = int((~np.isfinite(values)).any(axis=1).sum())
-                    raise ModelError(
-                        f"tile {tile.tile_id}: layer {name} of {model.path} gave NaN or infinite "
-                        f"values for {bad} sample(s) in rows {start}-{stop - 1}; check the model's weights"
-                    )
-                if name not in writers:
-                    layer = layer_dir_name(name, model.latent)
-                    path = outdir / "embeddings" / f"layer={layer}" / f"{tile.tile_id}.parquet"
-                    meta = {**base_meta, "layer": layer, "module": name}
-                    writers[name] = EmbeddingWriter(path, tile.tile_id, values.shape[1], meta)
-                    layer_info[layer] = {
-                        "module": name,
-                        "width": int(values.shape[1]),
-                        "file": path.relative_to(outdir).as_posix(),
-                    }
-                writers[name].write(ids, values)
-                if reference_module is not None:
-                    rows = pick[(pick >= start) & (pick < stop)] - start
-                    picked.setdefault(name, []).append(values[rows])
-        precision = None
-        if reference_module is not None:
-            model_f32 = LoadedModel(**{**model.__dict__, "module": reference_module})
-            reduced = {name: np.concatenate(parts) for name, parts in picked.items()}
-            precision = precision_check(
-                model_f32, source, pick, list(chosen), torch_device, torch_dtype, reduced
-            )
-        files = {layer_dir_name(name, model.latent): w.close() for name, w in writers.items()}
-    except BaseException:
-        for writer in writers.values():
+
+
+def check_finite(values: np.ndarray, name: str, tile: Tile, model: LoadedModel, start: int) -> None:
+    """Check step: raise when a captured layer holds NaN or infinite values."""
+    if np.isfinite(values).all():
+        return
+    bad = int((~np.isfinite(values)).any(axis=1).sum())
+    raise ModelError(
+        f"tile {tile.tile_id}: layer {name} of {model.path} gave NaN or infinite values for "
+        f"{bad} sample(s) in rows {start}-{start + len(values) - 1}; check the model's weights"
+    )
+
+
+class _LayerWriters:
+    """Write step: one streaming Parquet writer per captured layer, opened on its first batch."""
+
+    def __init__(self, outdir: Path, tile_id: str, latent: str, meta: dict[str, Any]) -> None:
+        self.outdir, self.tile_id, self.latent, self.meta = outdir, tile_id, latent, meta
+        self.writers: dict[str, EmbeddingWriter] = {}
+        self.info: dict[str, dict[str, Any]] = {}
+
+    def write(self, name: str, ids: list[str], values: np.ndarray) -> None:
+        """Append one batch of layer `name`'s rows."""
+        if name not in self.writers:
+            layer = layer_dir_name(name, self.latent)
+            path = self.outdir / "embeddings" / f"layer={layer}" / f"{self.tile_id}.parquet"
+            meta = {**self.meta, "layer": layer, "module": name}
+            self.writers[name] = EmbeddingWriter(path, self.tile_id, values.shape[1], meta)
+            self.info[layer] = {
+                "module": name,
+                "width": int(values.shape[1]),
+                "file": path.relative_to(self.outdir).as_posix(),
+            }
+        self.writers[name].write(ids, values)
+
+    def close(self) -> dict[str, Path]:
+        """Finish every file; return them by layer."""
+        return {layer_dir_name(n, self.latent): w.close() for n, w in self.writers.items()}
+
+    def abort(self) -> None:
+        """Remove every unfinished file."""
+        for writer in self.writers.values():
             writer.abort()
-        raise
-    qc = {
-        **base_meta,
-        "n_samples": n,
-        "layers": layer_info,
-        "layer_order": list(layer_info),  # forward order, as the hooks fired
-    }
-    if precision is not None:
-        qc["reduced_precision"] = precision
-    samples_path = outdir / "qc" / f"{tile.tile_id}.samples.tsv"
-    qc["per_sample_file"] = samples_path.relative_to(outdir).as_posix()
+
+
+def write_sample_qc(
+    outdir: Path,
+    tile_id: str,
+    genotypes: TileGenotypes,
+    reconstruction: ReconstructionAccumulator | None,
+) -> dict[str, Any]:
+    """Write the tile's per-sample QC table; return what the tile's QC JSON records of it."""
+    path = outdir / "qc" / f"{tile_id}.samples.tsv"
+    qc: dict[str, Any] = {"per_sample_file": path.relative_to(outdir).as_posix()}
     if reconstruction is not None:
         result = reconstruction.result()
         per_sample = result.pop("per_sample_concordance")
@@ -369,8 +326,5 @@ def embed_tile(
         f"{sid}\t{k}\t{'NA' if c != c else f'{c:.6f}'}"
         for sid, k, c in zip(genotypes.samples, calls.tolist(), per_sample.tolist())
     ]
-    write_text_atomic(samples_path, "\n".join(rows) + "\n")
-    qc.update(extra_qc or {})
-    qc_path = outdir / "qc" / f"{tile.tile_id}.json"
-    write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")
-    return EmbedResult(tile.tile_id, files, qc_path, qc)
+    write_text_atomic(path, "\n".join(rows) + "\n")
+    return qc

@@ -133,9 +133,11 @@ def region_variants(
     vcf_path: str | Path, chrom: str, start: int, end: int, min_maf: float = 0.0
 ) -> VariantList:
     """Biallelic records of a VCF region (first per position) with MAF >= `min_maf`, as a variant list."""
-    from .genotypes import open_vcf, pick_contig
+    from .genotypes.paths import check_indexed, pick_contig
+    from .genotypes.sources.vcf_cyvcf2 import open_vcf
 
     path = Path(vcf_path)
+    check_indexed(path)
     vcf = open_vcf(path)
     contig = pick_contig(list(vcf.seqnames), path, chrom)
     pos, ref, alt = [], [], []

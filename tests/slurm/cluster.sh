@@ -2,7 +2,7 @@
 # A single-node SLURM cluster on this machine, for the real-SLURM test (root, no systemd).
 #   tests/slurm/cluster.sh install   Debian's slurm-wlm and munge (if missing)
 #   tests/slurm/cluster.sh start     write /etc/slurm/*.conf, start munged, slurmctld, slurmd
-#   tests/slurm/cluster.sh stop      scancel everything, stop the daemons by PID
+#   tests/slurm/cluster.sh stop      stop the daemons this script started, by PID
 set -euo pipefail
 STATE=${SLURM_TEST_STATE:-/tmp/vcf2embed-slurm}
 HOST=$(hostname -s)
@@ -73,7 +73,6 @@ CONF
 }
 
 stop() {
-    scancel --full --quiet --user root 2>/dev/null || true
     for pidfile in "$STATE/slurmd.pid" "$STATE/slurmctld.pid" /run/munge/munged.pid; do
         if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
     done

@@ -9,7 +9,7 @@ from vcf2embed.genotypes import resolve_vcf_path
 from vcf2embed.tiles import read_tiles
 from vcf2embed.variants import model_files as model_file_list
 
-OUTDIR = config.get("outdir", "results").rstrip("/")
+OUTDIR = config["outdir"].rstrip("/")
 
 try:
     TILES = {tile.tile_id: tile for tile in read_tiles(config["tiles"])}
@@ -19,7 +19,7 @@ except Vcf2EmbedError as exc:
 TILE_IDS = list(TILES)
 
 # One embed job runs several tiles, so torch is imported once per batch rather than per tile.
-TILES_PER_EMBED_JOB = int(config.get("tiles_per_embed_job", 20))
+TILES_PER_EMBED_JOB = int(config["tiles_per_embed_job"])
 BATCHES = {
     f"b{start // TILES_PER_EMBED_JOB:05d}": TILE_IDS[
         start : start + TILES_PER_EMBED_JOB
@@ -58,12 +58,18 @@ def model_files(wildcards):
 
 
 def vcf_sample_count(tile_id):
-    """Samples in the VCF of a tile (from its header), for memory requests."""
-    from cyvcf2 import VCF
+    """Samples in the genotype file of a tile (from its header), for memory requests."""
+    from vcf2embed.genotypes.sources import choose_source
 
     path = vcf_of(tile_id)
     if path not in _SAMPLE_COUNTS:
-        _SAMPLE_COUNTS[path] = len(VCF(path).samples)
+        try:
+            source = choose_source(
+                Path(path), config["genotype_field"], config["reader"]
+            )
+        except Vcf2EmbedError as exc:
+            raise WorkflowError(f"config vcf: {exc}")
+        _SAMPLE_COUNTS[path] = len(source.header.samples)
     return _SAMPLE_COUNTS[path]
 
 
@@ -85,7 +91,7 @@ def model_variant_count(tile_id):
 
 def train_args():
     """Options of `vcf2embed train` from the config's `train:` section."""
-    settings = config.get("train", {})
+    settings = config["train"]
     return " ".join(
         f"--{key.replace('_', '-')} {value}" for key, value in settings.items()
     )
@@ -115,7 +121,7 @@ def samples_arg(wildcards, input):
 
 def layers_arg():
     """The --layers option for the embed command."""
-    layers = config.get("layers", [])
+    layers = config["layers"]
     return "--layers " + " ".join(f"'{layer}'" for layer in layers) if layers else ""
 
 
@@ -194,4 +200,4 @@ def report_umap_output():
 
 def flag(name, option):
     """A command-line flag set from a boolean config value."""
-    return option if config.get(name, False) else ""
+    return option if config[name] else ""

@@ -16,9 +16,9 @@ rule embed:
     params:
         tile_args=batch_tile_args,
         layers=layers_arg(),
-        device=config.get("device", "auto"),
-        dtype=config.get("dtype", "float32"),
-        batch_size=config.get("batch_size", 256),
+        device=config["device"],
+        dtype=config["dtype"],
+        batch_size=config["batch_size"],
         unphased=flag("allow_unphased", "--allow-unphased"),
         user_code=flag("allow_user_code", "--allow-user-code"),
         gpu_slots=gpu_slots_arg,

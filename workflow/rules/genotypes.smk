@@ -17,9 +17,9 @@ rule genotypes:
         model=lambda wildcards: tile_model(wildcards.tile),
         vcf=config["vcf"],
         samples=samples_arg,
-        field=config.get("genotype_field", "GT"),
-        min_match=config.get("min_variant_match", 0.8),
-        reader=config.get("reader", "auto"),
+        field=config["genotype_field"],
+        min_match=config["min_variant_match"],
+        reader=config["reader"],
     shell:
         "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"

@@ -14,23 +14,22 @@ two readers equal.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import re
+import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from .errors import InputError
-from .genotypes import EXACT_LUT
-from .progress import track
+from ...errors import InputError
+from ...progress import track
+from ..paths import find_index
+from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
+from .base import Source
+from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
 
-CHUNK_BYTES = 1 << 20
 FIRST_CHUNK_BYTES = 1 << 18
 DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 _DOT, _ZERO, _NINE, _TAB = ord("."), ord("0"), ord("9"), ord("\t")
@@ -181,26 +180,7 @@ def decode_general(fmt: bytes, calls: bytes, n: int, label: str) -> np.ndarray |
     return out
 
 
-def htslib_problem(path: Path, err: str, region: str | None = None) -> str:
-    """One line saying what htslib found wrong with a file."""
-    first = next((line.strip() for line in err.splitlines() if line.strip()), "no message")
-    where = f" while reading {region}" if region else ""
-    bcf = path.name.endswith(".bcf")
-    if "bgzf" in err.lower() or "truncated" in err.lower():
-        rewrite = "rewrite it with `bcftools view -Ob`" if bcf else "re-compress it with bgzip"
-        return (
-            f"{path}: truncated or damaged bgzip data{where}; re-download the file or "
-            f"{rewrite} (htslib: {first})"
-        )
-    if "index" in err.lower():
-        reindex = f"bcftools index -f {path}" if bcf else f"tabix -f -p vcf {path}"
-        return (
-            f"{path}: its index cannot be read{where}; re-index with `{reindex}` (htslib: {first})"
-        )
-    return f"{path}: cannot be read as {'BCF' if bcf else 'VCF'}{where} (htslib: {first})"
-
-
-def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
+def read_text_header(path: Path) -> SourceHeader:
     """Sample IDs, contig names (from the index) and FORMAT IDs of a bgzipped VCF, via tabix."""
     listing = subprocess.Popen(  # runs while the header is read
         ["tabix", "-l", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -222,36 +202,53 @@ def read_text_header(path: Path) -> tuple[list[str], list[str], set[str]]:
         raise InputError(f"{path}: cannot be read as VCF (no #CHROM header line)")
     if listing.returncode != 0:
         raise InputError(htslib_problem(path, "index: " + listed_err))
-    return samples, listed_out.split(), formats
+    return SourceHeader(samples, listed_out.split(), frozenset(formats))
 
 
-def _widen_pipe(stream) -> None:
-    """Let the writer run a whole chunk ahead of the reader (Linux; elsewhere a no-op)."""
-    try:
-        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK_BYTES)
-    except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
-        pass
+class VcfTextSource(Source):
+    """A bgzipped, tabix-indexed VCF whose GT text is decoded with numpy."""
+
+    reader = "text"
+    suffixes = (".vcf.gz", ".vcf.bgz")
+    description = "a bgzipped, tabix-indexed VCF, GT genotypes and the `tabix` command"
+
+    @classmethod
+    def unusable(cls, path: Path, genotype_field: str) -> str | None:
+        """Why the text reader cannot read `path` here, or None."""
+        if genotype_field != "GT":
+            return f"it decodes GT only, not {genotype_field}"
+        if find_index(path) is None:
+            return "the file has no index"
+        if shutil.which("tabix") is None:
+            return "the `tabix` command is not installed"
+        return None
+
+    def read_header(self) -> SourceHeader:
+        """The header, through `tabix -H`, and the contigs of the index."""
+        return read_text_header(self.path)
+
+    def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
+        """Align every record of `region`."""
+        read_text_region(self.path, region, len(self.header.samples), sink, desc)
 
 
-@contextlib.contextmanager
-def htslib_output(cmd: list[str], path: Path, region: str) -> Iterator[IO[bytes]]:
-    """The stdout of an htslib command, a pipe one chunk deep; raise on leaving if it failed.
+def _encoded(texts) -> list[bytes]:
+    """UTF-8 bytes of many strings (one encode call for all)."""
+    texts = list(texts)
+    return "\n".join(texts).encode().split(b"\n") if texts else []
 
-    stderr goes to a temporary file, so a chatty tool never blocks.
-    """
-    with tempfile.TemporaryFile() as err_file:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
-        assert proc.stdout is not None
-        _widen_pipe(proc.stdout)
-        try:
-            yield proc.stdout
-        finally:
-            proc.stdout.close()
-            code = proc.wait()
-            err_file.seek(0)
-            err = err_file.read().decode(errors="replace").strip()
-    if code != 0 or "[E::" in err:
-        raise InputError(htslib_problem(path, err or f"exit code {code}", region))
+
+def exact_keys(sink: RecordSink, contig: str) -> dict[tuple[bytes, bytes, bytes, bytes], int]:
+    """`(CHROM, POS, REF, ALT)` text of a biallelic record that matches a variant exactly -> the
+    variant's index; only variants alone at their position are listed."""
+    items = list(sink.exact_alleles().items())
+    keys = zip(
+        repeat(contig.encode()),
+        _encoded(str(pos) for (pos, _, _), _ in items),
+        _encoded(ref for (_, ref, _), _ in items),
+        _encoded(alt for (_, _, alt), _ in items),
+    )
+    return dict(zip(keys, (j for _, j in items)))
 
 
 def _chunks(path: Path, region: str) -> Iterator[bytes]:
@@ -274,7 +271,7 @@ def _chunks(path: Path, region: str) -> Iterator[bytes]:
                 break
 
 
-def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
+def read_text_region(path: Path, region: str, n_samples: int, sink: RecordSink, desc: str) -> None:
     """Align every record of `region` (`contig:start-end`) of a bgzipped VCF, decoding GT text
     with numpy.
 
@@ -283,9 +280,9 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
     the others of its chunk. Any other line goes through `_candidates` and `_decode_group`.
     """
     contig = region.rsplit(":", 1)[0]
-    order = aligner.order
-    all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
-    exact, known = aligner.exact_keys(contig), aligner.position_texts()
+    order = sink.order
+    all_samples = all_in_order(order, n_samples)
+    exact, known = exact_keys(sink, contig), set(_encoded(str(p) for p in sink.by_pos))
     width = 4 * n_samples  # a line's calls, each with the tab before it
     for data in track(_chunks(path, region), desc=desc, unit="chunks"):
         lines = data.split(b"\n")
@@ -310,11 +307,11 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
                     continue
                 pos = label[1]
                 if pos not in known and pos.isdigit() and pos[:1] != b"0":
-                    aligner.skip()
+                    sink.skip()
                     continue
             slow.append(k)
         if fast:
-            claimed = aligner.claim_exact([j for _, j, _ in fast], [lab for _, _, lab in fast])
+            claimed = sink.claim_exact([j for _, j, _ in fast], [lab for _, _, lab in fast])
             # a variant that already has a record: weigh this one as any other record
             slow += [k for (k, _, _), ok in zip(fast, claimed) if not ok]
             fast = [item for item, ok in zip(fast, claimed) if ok]
@@ -323,25 +320,23 @@ def read_text_region(path: Path, region: str, n_samples: int, aligner, desc: str
                 buffer,
                 [j for _, j, _ in fast],
                 [lab for _, _, lab in fast],
-                aligner,
+                sink,
                 n_samples,
                 order,
                 all_samples,
             )
         needed = []
         for k in sorted(slow):
-            needed.extend(_candidates(path, region, lines[k], aligner))
+            needed.extend(_candidates(path, region, lines[k], sink))
         for first in range(0, len(needed), DECODE_LINES):
-            _decode_group(
-                needed[first : first + DECODE_LINES], aligner, n_samples, order, all_samples
-            )
+            _decode_group(needed[first : first + DECODE_LINES], sink, n_samples, order, all_samples)
 
 
 def _decode_exact(
     buffer: bytes,
     js: list[int],
     labels: list[tuple],
-    aligner,
+    sink,
     n_samples: int,
     order: np.ndarray,
     all_samples: bool,
@@ -355,12 +350,12 @@ def _decode_exact(
     width = 4 * n_samples
     bad = [
         (js[i], EXACT_LUT, b"GT", memoryview(buffer)[i * width : (i + 1) * width], labels[i])
-        for i in aligner.fill_valid(js, codes, phased, valid)
+        for i in sink.fill_valid(js, codes, phased, valid)
     ]
-    _decode_group(bad, aligner, n_samples, order, all_samples)
+    _decode_group(bad, sink, n_samples, order, all_samples)
 
 
-def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
+def _candidates(path: Path, region: str, line: bytes, sink) -> list:
     """The model variants one record line supplies, as items for `_decode_group`."""
     try:
         cut = -1
@@ -372,8 +367,8 @@ def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
         ) from None
     parts = line[:cut].split(b"\t")
     pos = int(parts[1])
-    if pos not in aligner.by_pos:
-        aligner.skip()
+    if pos not in sink.by_pos:
+        sink.skip()
         return []
     ref, alt = parts[3].decode(), parts[4].decode()
     alts = [] if alt == "." else alt.split(",")
@@ -381,18 +376,12 @@ def _candidates(path: Path, region: str, line: bytes, aligner) -> list:
     calls = memoryview(line)[cut:]
     return [
         (j, lut, parts[8], calls, label)
-        for j, _kind, lut in aligner.candidates(
-            pos, [ref.upper(), *(a.upper() for a in alts)], label
-        )
+        for j, _kind, lut in sink.candidates(pos, [ref.upper(), *(a.upper() for a in alts)], label)
     ]
 
 
-def _decode_group(
-    group: list, aligner, n_samples: int, order: np.ndarray, all_samples: bool
-) -> None:
+def _decode_group(group: list, sink, n_samples: int, order: np.ndarray, all_samples: bool) -> None:
     """Decode one group of needed records and store their calls."""
-    from .genotypes import array_codes, format_label
-
     width = 4 * n_samples
     simple = [k for k, item in enumerate(group) if item[2] == b"GT" and len(item[3]) == width]
     # group index -> (j, codes, phased, haploid calls)
@@ -406,7 +395,7 @@ def _decode_group(
         if not all_samples:
             codes, phased = codes[:, order], phased[:, order]
         if len(simple) == len(group) and valid.all():  # the common case: no copies
-            aligner.fill_codes([item[0] for item in group], codes, phased, may_have_other)
+            sink.fill_codes([item[0] for item in group], codes, phased, may_have_other)
             return
         for r in np.nonzero(valid)[0]:
             rows[simple[r]] = (group[simple[r]][0], codes[r], phased[r], 0)
@@ -415,14 +404,14 @@ def _decode_group(
             continue
         g = decode_general(fmt, bytes(calls[1:]), n_samples, format_label(label))
         if g is None:
-            aligner.missing_field()
+            sink.missing_field()
             continue
         c, ph, haploid = array_codes(g[order], lut)
         rows[k] = (j, c, ph, haploid)
         may_have_other = True
     ks = sorted(rows)  # file order: a later, better record replaces an earlier one
     if ks:
-        aligner.fill_codes(
+        sink.fill_codes(
             [rows[k][0] for k in ks],
             np.stack([rows[k][1] for k in ks]),
             np.stack([rows[k][2] for k in ks]),

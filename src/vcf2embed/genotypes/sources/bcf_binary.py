@@ -11,15 +11,19 @@ shared with the other readers, and the tests hold all readers equal.
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .gtext import CHUNK_BYTES, htslib_output, htslib_problem
-from .progress import track
+from ...errors import InputError
+from ...progress import track
+from ..paths import find_index
+from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
+from .base import Source
+from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
 
 _MAGIC = b"BCF\x02"
 # l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample | n_fmt << 24
@@ -77,7 +81,7 @@ def parse_header(
     return samples, contigs, formats, strings
 
 
-def read_bcf_header(path: Path) -> tuple[list[str], list[str], set[str]]:
+def read_bcf_header(path: Path) -> SourceHeader:
     """Sample IDs, contig names and FORMAT IDs of a BCF file, via bcftools."""
     proc = subprocess.run(
         ["bcftools", "view", "-h", "--no-version", str(path)], capture_output=True
@@ -85,7 +89,34 @@ def read_bcf_header(path: Path) -> tuple[list[str], list[str], set[str]]:
     if proc.returncode != 0:
         raise InputError(htslib_problem(path, proc.stderr.decode(errors="replace")))
     samples, contigs, formats, _ = parse_header(proc.stdout.decode(errors="replace"), path)
-    return samples, [contigs[i] for i in sorted(contigs)], formats
+    return SourceHeader(samples, [contigs[i] for i in sorted(contigs)], frozenset(formats))
+
+
+class BcfSource(Source):
+    """An indexed BCF file whose binary records are walked with numpy."""
+
+    reader = "bcf"
+    suffixes = (".bcf",)
+    description = "an indexed BCF file, GT genotypes and the `bcftools` command"
+
+    @classmethod
+    def unusable(cls, path: Path, genotype_field: str) -> str | None:
+        """Why the BCF reader cannot read `path` here, or None."""
+        if genotype_field != "GT":
+            return f"it decodes GT only, not {genotype_field}"
+        if find_index(path) is None:
+            return "the file has no index"
+        if shutil.which("bcftools") is None:
+            return "the `bcftools` command is not installed"
+        return None
+
+    def read_header(self) -> SourceHeader:
+        """The header, through `bcftools view -h`."""
+        return read_bcf_header(self.path)
+
+    def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
+        """Align every record of `region`."""
+        read_bcf_region(self.path, region, len(self.header.samples), sink, desc)
 
 
 def _typed_int(data: bytes, off: int) -> tuple[int, int]:
@@ -185,22 +216,20 @@ def _records(path: Path, region: str):
                 break
 
 
-def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str) -> None:
+def read_bcf_region(path: Path, region: str, n_samples: int, sink: RecordSink, desc: str) -> None:
     """Align every record of `region` (`contig:start-end`) of an indexed BCF file."""
-    from .genotypes import array_codes, format_label
-
     stream = _records(path, region)
     header = next(stream, None)
     if header is None:
         raise InputError(f"{path}: bcftools gave no BCF stream for {region}; check the file")
     _, contigs, _, strings = parse_header(header[0], path)
     gt_key = strings.get("GT")
-    order = aligner.order
-    all_samples = len(order) == n_samples and bool(np.all(order == np.arange(n_samples)))
-    exact = _exact_keys(aligner)
+    order = sink.order
+    all_samples = all_in_order(order, n_samples)
+    exact = _exact_keys(sink)
     prefix = bytes([0x11, gt_key, 0x21]) if gt_key is not None and gt_key < 128 else None
     l_common = 3 + 2 * n_samples
-    by_pos, variants = aligner.by_pos, aligner.variants
+    by_pos, variants = sink.by_pos, sink.variants
     for data, offsets in track(stream, desc=desc, unit="chunks"):
         fast_js: list[int] = []
         fast_calls: list[bytes] = []
@@ -210,7 +239,7 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
             indiv = shared + l_shared
             pos = pos0 + 1
             if pos not in by_pos:
-                aligner.skip()
+                sink.skip()
                 continue
             id_desc = data[shared + 24]
             if (
@@ -224,7 +253,7 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
                 ref_len = data[first] >> 4
                 alt_len = data[first + 1 + ref_len] >> 4
                 j = exact.get((pos, data[first : first + 2 + ref_len + alt_len]))
-                if j is not None and aligner.claim_one(
+                if j is not None and sink.claim_one(
                     j, (contigs.get(chrom), pos, variants.ref[j], variants.alt[j])
                 ):
                     fast_js.append(j)
@@ -233,35 +262,33 @@ def read_bcf_region(path: Path, region: str, n_samples: int, aligner, desc: str)
             alleles = _alleles(data, shared + 24, n_allele)
             ref, alt = alleles[0], ",".join(alleles[1:]) or "."
             label = (contigs.get(chrom, str(chrom)), pos, ref, alt)
-            chosen = aligner.candidates(pos, [a.upper() for a in alleles], label)
+            chosen = sink.candidates(pos, [a.upper() for a in alleles], label)
             if not chosen:
                 continue
             g = _gt_calls(data, indiv, nsf >> 24, n_samples, gt_key, format_label(label))
             for j, _kind, lut in chosen:
                 if g is None:
-                    aligner.missing_field()
+                    sink.missing_field()
                     continue
                 codes, phased, haploid = array_codes(g[order], lut)
-                aligner.fill_codes(
+                sink.fill_codes(
                     [j], codes[None], phased[None], haploid=np.array([haploid], dtype=np.int64)
                 )
         for first in range(0, len(fast_js), _DECODE_RECORDS):
             part = slice(first, first + _DECODE_RECORDS)
-            _decode_common(fast_js[part], fast_calls[part], n_samples, aligner, order, all_samples)
+            _decode_common(fast_js[part], fast_calls[part], n_samples, sink, order, all_samples)
 
 
 def _decode_common(
     js: list[int],
     calls: list[bytes],
     n_samples: int,
-    aligner,
+    sink,
     order: np.ndarray,
     all_samples: bool,
 ) -> None:
     """Decode and store claimed exact, GT-only int8 diploid records (calls the table does not
     hold, such as haploid ones, go one record at a time)."""
-    from .genotypes import EXACT_LUT, array_codes
-
     pairs = np.frombuffer(b"".join(calls), dtype="<u2").reshape(len(js), n_samples)
     codes16 = np.take(_CALLS, pairs)
     phased = (pairs & 0x0100) != 0
@@ -269,20 +296,18 @@ def _decode_common(
     codes = codes16.view(np.int8).reshape(len(js), n_samples, 2)
     if not all_samples:
         codes, phased = codes[:, order], phased[:, order]
-    for k in aligner.fill_valid(js, codes, phased, valid):
+    for k in sink.fill_valid(js, codes, phased, valid):
         raw = np.frombuffer(calls[k], dtype=np.int8).reshape(n_samples, 2)
         c, ph, haploid = array_codes(_array_layout(raw, 1)[order], EXACT_LUT)
-        aligner.fill_codes([js[k]], c[None], ph[None], haploid=np.array([haploid], dtype=np.int64))
+        sink.fill_codes([js[k]], c[None], ph[None], haploid=np.array([haploid], dtype=np.int64))
 
 
-def _exact_keys(aligner) -> dict[tuple[int, bytes], int]:
+def _exact_keys(sink: RecordSink) -> dict[tuple[int, bytes], int]:
     """(POS, REF and ALT as BCF typed strings) of a record matching a variant exactly -> index."""
-    variants = aligner.variants
-    if variants.positions_only:
-        return {}
-    single = [(pos, js[0]) for pos, js in aligner.by_pos.items() if len(js) == 1]
-    refs = "\0".join(variants.ref[j] for _, j in single).encode().split(b"\0")
-    alts = "\0".join(variants.alt[j] for _, j in single).encode().split(b"\0")
+    items = list(sink.exact_alleles().items())
+    single = [(pos, j) for (pos, _, _), j in items]
+    refs = "\0".join(ref for (_, ref, _), _ in items).encode().split(b"\0")
+    alts = "\0".join(alt for (_, _, alt), _ in items).encode().split(b"\0")
     return {
         (pos, bytes((len(r) << 4 | 7,)) + r + bytes((len(a) << 4 | 7,)) + a): j
         for (pos, j), r, a in zip(single, refs, alts)

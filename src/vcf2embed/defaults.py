@@ -1,0 +1,29 @@
+"""The one home of defaults: the config schema, which the CLI, the rules and config.yaml share."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The configuration's JSON schema (YAML)."""
+    import yaml
+
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def default(key: str, section: str | None = None) -> Any:
+    """The schema's default of `key` (of `section`'s object, e.g. `train`)."""
+    properties = schema()["properties"]
+    if section is not None:
+        properties = properties[section]["properties"]
+    try:
+        return properties[key]["default"]
+    except KeyError:
+        raise KeyError(f"the config schema has no default for {key!r}") from None

@@ -1,0 +1,63 @@
+"""Finding a tile's genotype file, its index, and its name for a tile's contig."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..tiles import Tile
+from ..variants import normalize_chrom
+
+
+def resolve_vcf_path(pattern: str, tile: Tile) -> Path:
+    """Fill `{chrom}` or `{tile}` in a genotype path pattern for `tile`."""
+    chrom_forms = [tile.chrom, normalize_chrom(tile.chrom), "chr" + normalize_chrom(tile.chrom)]
+    if "{chrom}" in pattern:
+        candidates = [pattern.replace("{chrom}", c) for c in dict.fromkeys(chrom_forms)]
+        for cand in candidates:
+            if Path(cand).exists():
+                return Path(cand.replace("{tile}", tile.tile_id))
+        raise InputError(f"no VCF for chromosome {tile.chrom}: tried {', '.join(candidates)}")
+    path = Path(pattern.replace("{tile}", tile.tile_id))
+    if not path.exists():
+        raise InputError(
+            f"VCF {path} (tile {tile.tile_id}) does not exist; check `vcf:` in the config"
+        )
+    return path
+
+
+def find_index(path: Path) -> Path | None:
+    """Return the `.tbi` or `.csi` index of `path`, if any."""
+    for suffix in (".tbi", ".csi"):
+        idx = path.with_name(path.name + suffix)
+        if idx.exists():
+            return idx
+    return None
+
+
+def check_indexed(path: Path) -> None:
+    """Raise unless `path` exists and has a current .tbi or .csi index."""
+    if not path.exists():
+        raise InputError(f"VCF {path} does not exist")
+    index = find_index(path)
+    kind = "-c" if path.suffix == ".bcf" else "-t"
+    if index is None:
+        raise InputError(
+            f"{path} has no index (.tbi or .csi); make one with `bcftools index {kind} {path}`"
+        )
+    if index.stat().st_mtime < path.stat().st_mtime - 1:
+        raise InputError(
+            f"{index} is older than {path}: the file changed after it was indexed; re-index with "
+            f"`bcftools index -f {kind} {path}`"
+        )
+
+
+def pick_contig(names: list[str], path: Path, chrom: str) -> str:
+    """Return the file's name for `chrom`, with or without a `chr` prefix."""
+    for cand in (chrom, normalize_chrom(chrom), "chr" + normalize_chrom(chrom)):
+        if cand in names:
+            return cand
+    raise InputError(
+        f"{path}: contig {chrom} (with or without 'chr') is not in the VCF; it has "
+        f"{', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+    )
