@@ -15,7 +15,7 @@ def schema() -> dict[str, Any]:
     import yaml
 
     with open(SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def default(key: str, section: str | None = None) -> Any:

@@ -131,3 +131,24 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     samples = table.column("sample_id").to_pylist()
     flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     return samples, flat.reshape(len(samples), -1).astype(np.float32, copy=False)
+
+
+def read_embedding_rows(path: str | Path, samples: list[str]) -> tuple[list[str], np.ndarray]:
+    """Sample IDs and (rows, dims) values of just `samples` (in file order), read a row group at a
+    time so a large cohort's file is never held whole."""
+    wanted = set(samples)
+    ids: list[str] = []
+    parts: list[np.ndarray] = []
+    file = pq.ParquetFile(path)
+    for group in range(file.num_row_groups):
+        table = file.read_row_group(group, columns=["sample_id", "embedding"])
+        group_ids = table.column("sample_id").to_pylist()
+        rows = [i for i, sid in enumerate(group_ids) if sid in wanted]
+        if not rows:
+            continue
+        flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        values = flat.reshape(len(group_ids), -1)
+        ids += [group_ids[i] for i in rows]
+        parts.append(values[rows].astype(np.float32))
+    width = parts[0].shape[1] if parts else 0
+    return ids, np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32)

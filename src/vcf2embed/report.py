@@ -11,9 +11,18 @@ import numpy as np
 
 from .errors import InputError
 from .files import atomic_path, write_text_atomic
-from .matrix import assemble
-from .parquet import read_embeddings
+from .latent_pca import (
+    PCA_FIT_SAMPLES,
+    SILHOUETTE_SAMPLES,
+    LatentPCA,
+    latent_pca,
+    silhouette,
+    stratified_subsample,
+)
+from .parquet import read_embedding_rows
 from .summary import COLUMNS, read_qc, summary_row
+
+PLOT_POINTS = 20_000  # points a scatter plot shows at most (a seeded, stratified subsample)
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +40,6 @@ def read_metadata_table(path: str | Path, column: str) -> dict[str, str]:
         )
     i, j = header.index("sample_id"), header.index(column)
     return {f[i]: f[j] for f in (line.split("\t") for line in lines[1:] if line.strip())}
-
-
-def pca(values: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Principal components of standardised features: (scores, explained variance ratio)."""
-    x = values.astype(np.float64)
-    x = x - x.mean(axis=0)
-    sd = x.std(axis=0)
-    x = x[:, sd > 0] / sd[sd > 0]
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
-    k = min(k, len(s))
-    var = s**2 / (s**2).sum()
-    return u[:, :k] * s[:k], var[:k]
-
-
-def silhouette(points: np.ndarray, labels: list[str]) -> float:
-    """Mean silhouette width of labelled points (Euclidean)."""
-    labels_arr = np.asarray(labels)
-    groups = sorted(set(labels))
-    if len(groups) < 2:
-        return float("nan")
-    d = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
-    widths = []
-    for i, lab in enumerate(labels_arr):
-        same = labels_arr == lab
-        same[i] = False
-        if not same.any():
-            continue
-        a = d[i, same].mean()
-        b = min(d[i, labels_arr == g].mean() for g in groups if g != lab)
-        widths.append((b - a) / max(a, b))
-    return float(np.mean(widths))
 
 
 def _save(fig, path: Path) -> Path:
@@ -114,19 +92,26 @@ def match_figure(qcs: list[dict], path: Path) -> Path:
 def scatter_figure(
     points: np.ndarray, labels: list[str] | None, title: str, axes: tuple[str, str], path: Path
 ) -> Path:
-    """Scatter of two coordinates, coloured by label."""
+    """Scatter of two coordinates, coloured by label; a seeded, stratified subsample of at most
+    `PLOT_POINTS` points (the title says so), so that large cohorts stay readable."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    n = len(points)
+    shown = stratified_subsample(labels or ["all"] * n, PLOT_POINTS)
+    if len(shown) < n:
+        points = points[shown]
+        labels = [labels[i] for i in shown] if labels is not None else None
+        title = f"{title}\n({len(shown):,} of {n:,} samples shown)"
     fig, ax = plt.subplots(figsize=(5, 4.5))
     if labels is None:
-        ax.scatter(points[:, 0], points[:, 1], s=8)
+        ax.scatter(points[:, 0], points[:, 1], s=8 if n <= 2000 else 2)
     else:
         for group in sorted(set(labels)):
             mask = np.asarray(labels) == group
-            ax.scatter(points[mask, 0], points[mask, 1], s=8, label=group)
+            ax.scatter(points[mask, 0], points[mask, 1], s=8 if n <= 2000 else 2, label=group)
         ax.legend(fontsize=8, markerscale=2)
     ax.set_xlabel(axes[0])
     ax.set_ylabel(axes[1])
@@ -149,7 +134,7 @@ def activation_figure(
     for folder in sorted(embeddings.glob("layer=*")):
         f = folder / f"{tile_id}.parquet"
         if f.exists():
-            ids, values = read_embeddings(f)
+            ids, values = read_embedding_rows(f, samples)
             layers.append((folder.name.split("=", 1)[1], ids, values))
     if not layers:
         raise InputError(f"{embeddings}: no embedding files for tile {tile_id}")
@@ -185,6 +170,102 @@ def activation_figure(
     return out
 
 
+def note_figure(text: str, path: Path) -> Path:
+    """A figure that says why the figure it stands for could not be drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def write_scores(result: LatentPCA, path: Path) -> None:
+    """The PC scores of every sample as TSV, written a row at a time."""
+    header = "sample_id\t" + "\t".join(f"PC{i + 1}" for i in range(result.scores.shape[1]))
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write(header.rstrip("\t") + "\n")
+        for sid, row in zip(result.samples, result.scores):
+            fh.write(sid + "".join(f"\t{v:.6g}" for v in row) + "\n")
+
+
+def pca_section(
+    result: LatentPCA, labels: list[str] | None, color_by: str | None, n_tiles: int, out: Path
+) -> dict[str, Path]:
+    """Write the PCA's statistics, scores and figure; say in them what could not be computed."""
+    stats: dict = {
+        "n_samples": len(result.samples),
+        "n_features": result.n_features,
+        "explained_variance": result.explained.tolist(),
+        "pca_fit_samples": int(len(result.fit_rows)),
+        "pca_fit_cap": PCA_FIT_SAMPLES,
+        "notes": list(result.notes),
+    }
+    var = result.explained
+    if labels is not None:
+        stats["color_by"] = color_by
+        stats["silhouette_samples_cap"] = SILHOUETTE_SAMPLES
+        if result.scores.shape[1] >= 1 and len(set(labels)) >= 2:
+            pick = stratified_subsample(labels, SILHOUETTE_SAMPLES)
+            stats["silhouette_samples"] = int(len(pick))
+            stats["silhouette_pc1_pc2"] = silhouette(
+                result.scores[pick, :2], [labels[i] for i in pick]
+            )
+        else:
+            stats["silhouette_pc1_pc2"] = None
+            stats["notes"].append("no separation score: it needs 2 label groups and a PC")
+    write_text_atomic(out / "latent_pca.json", json.dumps(stats, indent=2) + "\n")
+    write_scores(result, out / "latent_pca.tsv")
+    if result.scores.shape[1] == 0:
+        figure = note_figure(f"No PCA of latents: {result.notes[0]}", out / "latent_pca.png")
+        return {"pca": figure}
+    points = result.scores[:, :2]
+    if points.shape[1] == 1:
+        points = np.column_stack([points[:, 0], np.zeros(len(points))])
+    return {
+        "pca": scatter_figure(
+            points,
+            labels,
+            f"PCA of latents ({n_tiles} tiles, {result.n_features} features)",
+            (f"PC1 ({var[0]:.0%})", f"PC2 ({var[1]:.0%})" if len(var) > 1 else "PC2 (none)"),
+            out / "latent_pca.png",
+        )
+    }
+
+
+def umap_section(result: LatentPCA, labels: list[str] | None, out: Path) -> dict[str, Path]:
+    """UMAP of the PC scores when umap-learn is installed (on at most `PLOT_POINTS` samples)."""
+    try:
+        import umap as umap_module
+    except ImportError:
+        log.info("umap-learn is not installed: no UMAP figure")
+        return {}
+    pick = stratified_subsample(labels or ["all"] * len(result.samples), PLOT_POINTS)
+    if len(pick) < 4 or result.scores.shape[1] < 2:
+        figure = note_figure("No UMAP: it needs 4 samples and 2 PCs", out / "latent_umap.png")
+        return {"umap": figure}
+    embedding = umap_module.UMAP(random_state=0).fit_transform(result.scores[pick])
+    shown = [labels[i] for i in pick] if labels is not None else None
+    title = f"UMAP of latent PCs ({len(pick):,} of {len(result.samples):,} samples)"
+    path = out / "latent_umap.png"
+    return {"umap": scatter_figure(embedding, shown, title, ("UMAP1", "UMAP2"), path)}
+
+
+def default_report_samples(samples: list[str], labels: list[str] | None) -> list[str]:
+    """One sample per colour group (at most 4), or the first 3."""
+    if labels is None:
+        return samples[:3]
+    first: dict[str, str] = {}
+    for sid, label in zip(samples, labels):
+        first.setdefault(label, sid)
+    return [first[g] for g in sorted(first)][:4]
+
+
 def make_report(
     qc_paths: list[Path],
     embeddings: str | Path,
@@ -206,49 +287,17 @@ def make_report(
         "match": match_figure(qcs, out / "match_concordance.png"),
     }
     tile_ids = [q["tile_id"] for q in qcs]
-    matrix = assemble(embeddings, "latent", tile_ids)
+    result = latent_pca(embeddings, tile_ids)
     labels = None
     if sample_metadata and color_by:
         table = read_metadata_table(sample_metadata, color_by)
-        labels = [table.get(s, "NA") for s in matrix.samples]
-    scores, var = pca(matrix.values)
-    stats = {
-        "n_samples": len(matrix.samples),
-        "n_features": int(matrix.values.shape[1]),
-        "explained_variance": var.tolist(),
-    }
-    if labels is not None:
-        stats["color_by"] = color_by
-        stats["silhouette_pc1_pc2"] = silhouette(scores[:, :2], labels)
-    write_text_atomic(out / "latent_pca.json", json.dumps(stats, indent=2) + "\n")
-    pcs_tsv = ["sample_id\t" + "\t".join(f"PC{i + 1}" for i in range(scores.shape[1]))]
-    pcs_tsv += [
-        f"{s}\t" + "\t".join(f"{v:.6g}" for v in row) for s, row in zip(matrix.samples, scores)
-    ]
-    write_text_atomic(out / "latent_pca.tsv", "\n".join(pcs_tsv) + "\n")
-    files["pca"] = scatter_figure(
-        scores[:, :2],
-        labels,
-        f"PCA of latents ({len(tile_ids)} tiles, {matrix.values.shape[1]} features)",
-        (f"PC1 ({var[0]:.0%})", f"PC2 ({var[1]:.0%})" if len(var) > 1 else "PC2"),
-        out / "latent_pca.png",
-    )
+        labels = [table.get(s, "NA") for s in result.samples]
+    files.update(pca_section(result, labels, color_by, len(tile_ids), out))
     if umap:
-        try:
-            import umap as umap_module
-        except ImportError:
-            log.info("umap-learn is not installed: no UMAP figure")
-        else:
-            embedding = umap_module.UMAP(random_state=0).fit_transform(scores)
-            files["umap"] = scatter_figure(
-                embedding, labels, "UMAP of latent PCs", ("UMAP1", "UMAP2"), out / "latent_umap.png"
-            )
-    if not samples:
-        if labels is not None:
-            samples = [matrix.samples[labels.index(g)] for g in sorted(set(labels))][:4]
-        else:
-            samples = matrix.samples[:3]
-    missing = [s for s in samples if s not in matrix.samples]
+        files.update(umap_section(result, labels, out))
+    samples = samples or default_report_samples(result.samples, labels)
+    known = set(result.samples)
+    missing = [s for s in samples if s not in known]
     if missing:
         raise InputError(f"report samples not in the embeddings: {', '.join(missing)}")
     shown = tile_id or tile_ids[0]

@@ -4,6 +4,7 @@ import json
 
 from snakemake.exceptions import WorkflowError
 
+from vcf2embed import job_resources
 from vcf2embed.errors import Vcf2EmbedError
 from vcf2embed.genotypes import resolve_vcf_path
 from vcf2embed.tiles import read_tiles
@@ -97,16 +98,36 @@ def train_args():
     )
 
 
+def tile_size(tile_id):
+    """(samples, variants, dosage field?) of a tile, for its jobs' resources."""
+    dosage = config["genotype_field"] != "GT"
+    return vcf_sample_count(tile_id), model_variant_count(tile_id), dosage
+
+
 def genotypes_mem_mb(wildcards, attempt):
-    """Memory for a genotypes job: the aligned arrays (about 8 bytes per call), grown per retry."""
-    calls = vcf_sample_count(wildcards.tile) * model_variant_count(wildcards.tile)
-    return int((500 + 3 * 8 * calls / 1e6) * attempt)
+    """Memory for a genotypes job, from its samples x variants, grown per retry."""
+    return job_resources.genotypes_mem_mb(*tile_size(wildcards.tile), attempt)
+
+
+def genotypes_threads(wildcards):
+    """Threads for a genotypes job, from its samples x variants."""
+    samples, variants, _ = tile_size(wildcards.tile)
+    return job_resources.genotypes_threads(samples, variants)
 
 
 def embed_memory(tile_id, attempt):
-    """Memory for one tile of an embed job: genotypes, input and activations, grown per retry."""
-    calls = vcf_sample_count(tile_id) * model_variant_count(tile_id)
-    return int((1500 + 3 * 16 * calls / 1e6) * attempt)
+    """Memory for one tile of an embed job, from its samples x variants, grown per retry."""
+    return job_resources.embed_mem_mb(*tile_size(tile_id), attempt)
+
+
+def kept_or_temp(path):
+    """The genotype intermediate: kept (so new layers do not re-read genotypes) or temporary."""
+    return path if config["keep_genotypes"] else temp(path)
+
+
+def report_mem_mb(wildcards, attempt):
+    """Memory for the report, from the cohort's samples (one tile's latents at a time)."""
+    return job_resources.report_mem_mb(vcf_sample_count(TILE_IDS[0]), 256, attempt)
 
 
 def samples_input(wildcards):

@@ -6,11 +6,12 @@ rule genotypes:
         model=model_files,
         samples=samples_input,
     output:
-        f"{OUTDIR}/genotypes/{{tile}}.npz",
+        kept_or_temp(f"{OUTDIR}/genotypes/{{tile}}.npz"),
     log:
         f"{OUTDIR}/logs/genotypes/{{tile}}.log",
     conda:
         "../../envs/vcf2embed.yaml"
+    threads: genotypes_threads
     resources:
         mem_mb=genotypes_mem_mb,
     params:

@@ -49,6 +49,8 @@ rule report:
         f"{OUTDIR}/logs/report.log",
     conda:
         "../../envs/vcf2embed.yaml"
+    resources:
+        mem_mb=report_mem_mb,
     params:
         embeddings=lambda wildcards, input: Path(input.latent[0]).parent.parent,
         out=lambda wildcards, output: Path(output.pca).parent,

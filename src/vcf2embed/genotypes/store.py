@@ -1,6 +1,7 @@
 """The per-tile genotype intermediate: compact on disk, exact for hard calls.
 
-A `.npz` (no pickled objects) whose arrays are zstd-compressed bytes:
+A `.npz` (no pickled objects) whose arrays are zlib-compressed bytes (the standard library's,
+so the genotypes step imports nothing heavy):
 
 * `calls`: per call, variant-major, 2 bits: the model-ALT allele count (0, 1, 2) or 3 for a
   missing call, four calls a byte;
@@ -18,6 +19,7 @@ A call with either allele missing is stored as missing, as the aligner already m
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,22 +41,30 @@ _PAIRS = np.array(
 _UNPACK = (np.arange(256, dtype=np.uint8)[:, None] >> np.array([0, 2, 4, 6], np.uint8)) & 3
 
 
-def _zstd():
-    import pyarrow as pa
-
-    return pa.Codec("zstd", compression_level=3)
-
-
 def _compress(data: np.ndarray) -> np.ndarray:
-    """zstd-compressed bytes of an array, as a uint8 array."""
-    out = _zstd().compress(np.ascontiguousarray(data).reshape(-1).view(np.uint8), asbytes=True)
-    return np.frombuffer(out, dtype=np.uint8)
+    """zlib-compressed bytes of an array, as a uint8 array."""
+    return np.frombuffer(zlib.compress(np.ascontiguousarray(data).data, 1), dtype=np.uint8)
 
 
 def _decompress(data: np.ndarray, size: int) -> np.ndarray:
     """The bytes `_compress` took, as a uint8 array."""
-    out = _zstd().decompress(data.tobytes(), decompressed_size=size, asbytes=True)
+    out = zlib.decompress(data.data, bufsize=max(1, size))
+    if len(out) != size:
+        raise ValueError(f"expected {size} bytes, found {len(out)}")
     return np.frombuffer(out, dtype=np.uint8)
+
+
+def _code_table() -> np.ndarray:
+    """The 2-bit code of every call as one uint16 (two int8 allele codes, little-endian)."""
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.int8).reshape(-1, 2)
+    missing = (pairs < 0).any(axis=1)
+    code = np.where(missing, 3, pairs.sum(axis=1, dtype=np.int16)).astype(np.uint8)
+    code[~missing & (pairs.max(axis=1) > 1)] = 3  # not a model code: stored as missing
+    return code
+
+
+_CODE = _code_table()
+_HET_PAIR = np.array([1, 0], dtype=np.int8).view(np.uint16)[0]  # the call ALT, REF (1|0)
 
 
 def pack_calls(alleles_vm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,17 +74,15 @@ def pack_calls(alleles_vm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     width = -(-n // 4)
     packed = np.zeros((n_var, width), dtype=np.uint8)
     het_order = np.zeros((n_var, -(-n // 8)), dtype=np.uint8)
+    pairs = np.ascontiguousarray(alleles_vm).view(np.uint16)[..., 0]
+    codes = np.zeros((min(_BLOCK, n_var), width * 4), dtype=np.uint8)
     for first in range(0, n_var, _BLOCK):
-        a = alleles_vm[first : first + _BLOCK]
-        missing = (a < 0).any(axis=2)
-        count = (a[..., 0] + a[..., 1]).astype(np.uint8)
-        count[missing] = 3
-        padded = np.zeros((len(a), width * 4), dtype=np.uint8)
-        padded[:, :n] = count
-        packed[first : first + len(a)] = (
-            padded[:, 0::4] | padded[:, 1::4] << 2 | padded[:, 2::4] << 4 | padded[:, 3::4] << 6
-        )
-        het_order[first : first + len(a)] = np.packbits((a[..., 0] == 1) & (a[..., 1] == 0), axis=1)
+        block = pairs[first : first + _BLOCK]
+        rows = len(block)
+        codes[:rows, :n] = _CODE[block]
+        c = codes[:rows].reshape(rows, width, 4)
+        packed[first : first + rows] = c[..., 0] | c[..., 1] << 2 | c[..., 2] << 4 | c[..., 3] << 6
+        het_order[first : first + rows] = np.packbits(block == _HET_PAIR, axis=1)
     return packed, het_order
 
 
