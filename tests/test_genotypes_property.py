@@ -144,7 +144,7 @@ CALL_SHAPES = st.sampled_from(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(CALL_SHAPES, min_size=1, max_size=12))
 def test_vectorised_calls_agree_with_the_per_call_parser(calls) -> None:
-    import vcf2embed.genotypes.sources.vcf_text as gtext
+    import vcf2embed.genotypes.sources.vcf_text_decode as gtext
 
     text = "\t".join(calls).encode()
     fast = gtext.one_digit_calls(text, len(calls))
@@ -162,3 +162,88 @@ def test_vectorised_calls_agree_with_the_per_call_parser(calls) -> None:
         c in ("0|1", "1/0", "0", "1", ".", "./.", ".|1", "0/.", "2|3", "9") for c in calls
     )
     assert (fast is not None) == one_digit
+
+
+def _number(draw, fixed: bool) -> str:
+    """A value as imputation servers write it: fixed `%.3f`, or shortest (Beagle), or `.`."""
+    value = draw(st.integers(0, 2000)) / 1000
+    if fixed:
+        return f"{value:.3f}"
+    return draw(st.sampled_from([f"{value:g}", f"{value}", "."]))
+
+
+@st.composite
+def imputed_cohorts(draw):
+    n_samples = draw(st.integers(1, 6))
+    fixed = draw(st.booleans())
+    fmt = draw(st.sampled_from(["GT:DS:GP", "GT:DS", "GT:GP", "DS:GT:GP"]))
+    records, model = [], []
+    for k in range(draw(st.integers(1, 6))):
+        pos = 10 * (k + 1)
+        ref, alt = draw(st.permutations(BASES))[:2]
+        cells = []
+        for _ in range(n_samples):
+            values = {
+                "GT": draw(st.sampled_from(["0|0", "0|1", "1|0", "1/1", "./.", "1"])),
+                "DS": _number(draw, fixed),
+                "GP": ",".join(_number(draw, fixed) for _ in range(3)),
+            }
+            cell = ":".join(values[key] for key in fmt.split(":"))
+            if not fixed and fmt.startswith("GT") and draw(st.integers(0, 5)) == 0:
+                cell = cell.split(":")[0]  # trailing fields dropped, as VCF allows
+            cells.append(cell)
+        records.append(f"1\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\t{fmt}\t" + "\t".join(cells))
+        model.append((pos, ref, alt) if draw(st.booleans()) else (pos, alt, ref))
+    return [f"s{i}" for i in range(n_samples)], records, model
+
+
+def _oracle_dosage(vcf: Path, field: str, model: list[tuple[int, str, str]]) -> np.ndarray:
+    """(samples, variants) model-ALT dosage from `bcftools query` output, by hand."""
+    out = subprocess.run(
+        ["bcftools", "query", "-f", f"%POS\t%REF[\t%{field}]\n", str(vcf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    columns = []
+    for line, (_, mref, _) in zip(out.splitlines(), model):
+        _, ref, *cells = line.split("\t")
+        swapped = ref != mref
+        column = []
+        for cell in cells:
+            v = [float("nan") if x == "." else float(x) for x in cell.split(",")]
+            if field == "DS":
+                column.append(2 - v[0] if swapped else v[0])
+            elif len(v) < 3:
+                column.append(float("nan"))
+            else:
+                column.append(v[1] + 2 * (v[0] if swapped else v[2]))
+        columns.append(column)
+    return np.array(columns, dtype=np.float64).T
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(imputed_cohorts(), st.sampled_from(["DS", "GP"]))
+def test_imputed_fields_agree_with_bcftools_and_cyvcf2(data, field) -> None:
+    samples, records, model = data
+    with tempfile.TemporaryDirectory() as tmp:
+        vcf = write_vcf(Path(tmp) / "i.vcf.gz", records, samples)
+        variants = VariantList(
+            chrom=tuple("1" for _ in model),
+            pos=np.array([m[0] for m in model]),
+            ref=tuple(m[1] for m in model),
+            alt=tuple(m[2] for m in model),
+            source="random",
+        )
+        tile = Tile("t", "1", 1, 10_000, Path("x"))
+        got = read_tile_genotypes(vcf, tile, variants, genotype_field=field, reader="text")
+        slow = read_tile_genotypes(vcf, tile, variants, genotype_field=field, reader="cyvcf2")
+        hard = read_tile_genotypes(vcf, tile, variants, reader="text")
+        names, expected = oracle_alleles(vcf, f"1:1-{10 * len(model)}", model)
+        assert got.source["reader"] == "text" and got.samples == names
+        np.testing.assert_array_equal(hard.alleles, expected)
+        np.testing.assert_array_equal(got.alleles, slow.alleles)
+        np.testing.assert_array_equal(got.dosage, slow.dosage)  # NaN where missing, equal bits
+        assert got.qc == slow.qc
+        oracle = _oracle_dosage(vcf, field, model)
+        np.testing.assert_allclose(got.dosage, oracle.astype(np.float32), rtol=0, atol=1e-6)

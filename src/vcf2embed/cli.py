@@ -396,6 +396,14 @@ def _train_defaults() -> dict:
     return asdict(TrainSettings())
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (its helper processes, e.g. tabix, apart)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / (1 << 20)
+
+
 def release_freed_memory() -> None:
     """Have glibc hand large freed blocks straight back, so a job's peak stays near its live data.
 
@@ -420,8 +428,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    started = time.perf_counter()
     try:
         args.func(args)
+        log.info(
+            "%s done in %.2f s, peak memory %.0f MB",
+            args.command,
+            time.perf_counter() - started,
+            peak_rss_mb(),
+        )
     except Vcf2EmbedError as exc:
         message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         print(f"vcf2embed {args.command}: error: {message}", file=sys.stderr)

@@ -1,10 +1,11 @@
 """PCA of the latents across tiles and a separation score, in memory bounded by the cohort.
 
-Nothing here grows with samples²: features are standardised with statistics streamed over all
-samples, the components are fitted on a seeded subsample of at most `PCA_FIT_SAMPLES` samples
-(all of them in smaller cohorts, where the result is the exact PCA), every sample is then
-projected tile by tile, and the silhouette width is computed on a seeded, stratified subsample of
-at most `SILHOUETTE_SAMPLES` samples, its distances a block of rows at a time.
+Nothing here grows with samples², and no tile's latents are held whole: each file is read a row
+group at a time. Features are standardised with statistics streamed over all samples, the
+components are fitted on a seeded subsample of at most `PCA_FIT_SAMPLES` samples (all of them in
+smaller cohorts, where the result is the exact PCA), every sample is then projected a row group
+at a time, and the silhouette width is computed on a seeded, stratified subsample of at most
+`SILHOUETTE_SAMPLES` samples, its distances a block of rows at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .parquet import read_embeddings
+from .parquet import iter_embedding_groups
 
 PCA_FIT_SAMPLES = 20_000
 SILHOUETTE_SAMPLES = 2_000
@@ -36,25 +37,51 @@ class LatentPCA:
     notes: list[str] = field(default_factory=list)
 
 
-def tile_blocks(
-    embeddings: Path, layer: str, tile_ids: list[str]
-) -> Iterator[tuple[str, list[str], np.ndarray]]:
-    """Yield (tile_id, samples, values) of a layer's tile files, checking samples agree."""
-    folder = Path(embeddings) / f"layer={layer}"
-    first: list[str] | None = None
-    for tile_id in tile_ids:
-        path = folder / f"{tile_id}.parquet"
-        if not path.is_file():
-            raise InputError(f"{folder}: no file for tile {tile_id}")
-        samples, values = read_embeddings(path)
-        if first is None:
-            first = samples
-        elif samples != first:
+@dataclass
+class _Standardiser:
+    """One tile's feature means and standard deviations; constant features are dropped."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+
+    @property
+    def width(self) -> int:
+        """Features kept."""
+        return int((self.sd > 0).sum())
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        keep = self.sd > 0
+        return (values[:, keep].astype(np.float64) - self.mean[keep]) / self.sd[keep]
+
+
+class TileFiles:
+    """A layer's per-tile files, read a row group at a time, their samples checked alike."""
+
+    def __init__(self, embeddings: Path, layer: str, tile_ids: list[str]) -> None:
+        folder = Path(embeddings) / f"layer={layer}"
+        self.paths = [folder / f"{tile_id}.parquet" for tile_id in tile_ids]
+        missing = [t for t, p in zip(tile_ids, self.paths) if not p.is_file()]
+        if missing:
+            raise InputError(f"{folder}: no file for tile(s) {', '.join(missing[:5])}")
+        self.samples: list[str] = []
+        for ids, _ in iter_embedding_groups(self.paths[0], columns=["sample_id"]):
+            self.samples += ids
+
+    def groups(self, index: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, values) of each row group of tile `index`."""
+        path, start = self.paths[index], 0
+        for ids, values in iter_embedding_groups(path):
+            if ids != self.samples[start : start + len(ids)]:
+                raise InputError(
+                    f"{path}: its samples differ from {self.paths[0]}'s; rerun all tiles with "
+                    "the same VCF samples and samples file"
+                )
+            yield start, values
+            start += len(ids)
+        if start != len(self.samples):
             raise InputError(
-                f"{path}: its samples differ from tile {tile_ids[0]}'s; rerun all tiles with the "
-                "same VCF samples and samples file"
+                f"{path}: {start} samples, but {self.paths[0]} has {len(self.samples)}"
             )
-        yield tile_id, samples, values
 
 
 def fit_subsample(n: int, cap: int, seed: int = 0) -> np.ndarray:
@@ -62,11 +89,6 @@ def fit_subsample(n: int, cap: int, seed: int = 0) -> np.ndarray:
     if n <= cap:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
-
-
-def _standardise(values: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    keep = sd > 0
-    return (values[:, keep].astype(np.float64) - mean[keep]) / sd[keep]
 
 
 def truncated_svd(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,28 +105,50 @@ def truncated_svd(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.
     return s[:k], vt[:k].T
 
 
+def _tile_pass(files: TileFiles, index: int, rows: np.ndarray) -> tuple[_Standardiser, np.ndarray]:
+    """One tile's standardiser over all samples and its raw values at `rows`, streamed."""
+    shift = total = squares = None
+    picked: list[np.ndarray] = []
+    for start, values in files.groups(index):
+        x = values.astype(np.float64)
+        shift = x[0].copy() if shift is None else shift  # keeps the sums well conditioned
+        x -= shift
+        total = x.sum(axis=0) if total is None else total + x.sum(axis=0)
+        squares = (x * x).sum(axis=0) if squares is None else squares + (x * x).sum(axis=0)
+        inside = rows[(rows >= start) & (rows < start + len(values))] - start
+        picked.append(values[inside])
+    n = len(files.samples)
+    mean = total / n
+    sd = np.sqrt(np.maximum(squares / n - mean**2, 0.0))
+    sd[sd <= 1e-9 * (1.0 + np.abs(mean + shift))] = 0.0
+    return _Standardiser(mean + shift, sd), np.concatenate(picked)
+
+
 def latent_pca(embeddings: Path, tile_ids: list[str], k: int = 10, seed: int = 0) -> LatentPCA:
     """PCA of the standardised latents of `tile_ids` (features with zero variance dropped)."""
-    stats, fit_parts, samples, rows = [], [], [], np.arange(0)
-    for _, samples, values in tile_blocks(embeddings, "latent", tile_ids):
-        rows = fit_subsample(len(samples), PCA_FIT_SAMPLES, seed)
-        mean, sd = values.mean(axis=0, dtype=np.float64), values.std(axis=0, dtype=np.float64)
-        stats.append((mean, sd))
-        fit_parts.append(_standardise(values[rows], mean, sd))
+    files = TileFiles(embeddings, "latent", tile_ids)
+    samples = files.samples
+    rows = fit_subsample(len(samples), PCA_FIT_SAMPLES, seed)
+    scalers, fit_parts = [], []
+    for index in range(len(tile_ids)):
+        scaler, picked = _tile_pass(files, index, rows)
+        scalers.append(scaler)
+        fit_parts.append(scaler(picked))
     fit = np.concatenate(fit_parts, axis=1)
-    n_features = fit.shape[1]
-    if len(samples) < 2 or n_features == 0:
+    if len(samples) < 2 or fit.shape[1] == 0:
         why = "fewer than 2 samples" if len(samples) < 2 else "no latent feature varies"
-        return LatentPCA(samples, np.zeros((len(samples), 0)), np.zeros(0), n_features, rows, [why])
+        return LatentPCA(
+            samples, np.zeros((len(samples), 0)), np.zeros(0), fit.shape[1], rows, [why]
+        )
     s, v = truncated_svd(fit, min(k, *fit.shape), seed)
-    explained = s**2 / (fit**2).sum()
     scores = np.zeros((len(samples), len(s)))
     offset = 0
-    for (_, _, values), (mean, sd) in zip(tile_blocks(embeddings, "latent", tile_ids), stats):
-        width = int((sd > 0).sum())
-        scores += _standardise(values, mean, sd) @ v[offset : offset + width]
-        offset += width
-    return LatentPCA(samples, scores, explained, n_features, rows)
+    for index, scaler in enumerate(scalers):
+        block = v[offset : offset + scaler.width]
+        for start, values in files.groups(index):
+            scores[start : start + len(values)] += scaler(values) @ block
+        offset += scaler.width
+    return LatentPCA(samples, scores, s**2 / (fit**2).sum(), fit.shape[1], rows)
 
 
 def stratified_subsample(labels: list[str], cap: int, seed: int = 0) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,20 @@ def read_embedding_rows(path: str | Path, samples: list[str]) -> tuple[list[str]
         parts.append(values[rows].astype(np.float32))
     width = parts[0].shape[1] if parts else 0
     return ids, np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32)
+
+
+def iter_embedding_groups(
+    path: str | Path, columns: list[str] | None = None
+) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    """Sample IDs and (rows, dims) float32 values of an embedding file, a row group at a time
+    (values None when `columns` leaves `embedding` out)."""
+    file = pq.ParquetFile(path)
+    columns = columns or ["sample_id", "embedding"]
+    for group in range(file.num_row_groups):
+        table = file.read_row_group(group, columns=columns)
+        ids = table.column("sample_id").to_pylist()
+        if "embedding" not in columns:
+            yield ids, None
+            continue
+        flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        yield ids, flat.reshape(len(ids), -1).astype(np.float32, copy=False)

@@ -74,9 +74,4 @@ def choose_source(path: Path, genotype_field: str, reader: str = "auto") -> Sour
     chosen = next(
         s for s in SOURCES.values() if _takes(s, path) and s.unusable(path, genotype_field) is None
     )
-    opened = chosen(path)
-    if chosen is VcfTextSource and opened.header.fields - {"GT"}:
-        # records with more FORMAT fields than GT (imputed DS/GP, AD, ...) would each need the
-        # per-call parser: cyvcf2 reads those faster
-        return Cyvcf2Source(path)
-    return opened
+    return chosen(path)
