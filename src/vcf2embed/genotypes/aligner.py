@@ -91,8 +91,9 @@ class Aligner:
         self.alleles_vm = np.empty((n_var, n_samples, 2), dtype=np.int8)
         self.phased_vm = np.empty((n_var, n_samples), dtype=bool)
         self.filled = np.zeros(n_var, dtype=bool)
+        # model-ALT dosages, variant-major (a record fills a row); NaN until a record supplies it
         self.dosage = (
-            np.full((n_samples, n_var), np.nan, dtype=np.float32)
+            np.full((n_var, n_samples), np.nan, dtype=np.float32)
             if genotype_field != "GT"
             else None
         )
@@ -252,9 +253,9 @@ class Aligner:
             ds = model_alt_dosage(values, self.genotype_field, kind, rec_alleles, lut)
         if ds is None:
             self.qc.records_without_field += 1
-            self.dosage[:, j] = np.nan
+            self.dosage[j] = np.nan
         else:
-            self.dosage[:, j] = ds
+            self.dosage[j] = ds
 
     def finish(self) -> None:
         """Mark the calls of variants no record supplied as missing and complete the QC."""

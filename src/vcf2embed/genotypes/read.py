@@ -15,7 +15,7 @@ from .qc import AlignmentQC
 from .records import GENOTYPE_FIELDS
 from .samples import sample_order
 from .sources import choose_source
-from .tile import TileGenotypes
+from .tile import TileGenotypes, blocked_transpose
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def read_tile_genotypes(
         samples=[header.samples[i] for i in order],
         alleles_vm=aligner.alleles_vm,
         phased_vm=aligner.phased_vm,
-        dosage=aligner.dosage,
+        dosage=blocked_transpose(aligner.dosage) if aligner.dosage is not None else None,
         qc=qc,
         source={
             "vcf": str(path),

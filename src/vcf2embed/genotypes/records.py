@@ -47,7 +47,7 @@ class RecordSink(Protocol):
     variants: VariantList
     by_pos: dict[int, list[int]]
     genotype_field: str
-    dosage: np.ndarray | None
+    dosage: np.ndarray | None  # (variants, samples) when a dosage field is read, else None
 
     def exact_alleles(self) -> dict[tuple[int, str, str], int]:
         """(pos, ref, alt) of each variant alone at its position -> its index."""

@@ -9,27 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import InputError
-from ..paths import check_indexed
 from .base import Source
 from .bcf_binary import BcfSource
+from .bgen import BgenSource
+from .plink import BedSource, PgenSource
 from .vcf_cyvcf2 import Cyvcf2Source
 from .vcf_text import VcfTextSource
+from .vcz import VczSource
 
 # reader name -> source; `auto` takes the first that can read the file
 SOURCES: dict[str, type[Source]] = {
     "text": VcfTextSource,
     "bcf": BcfSource,
     "cyvcf2": Cyvcf2Source,
+    "pgen": PgenSource,
+    "bed": BedSource,
+    "bgen": BgenSource,
+    "vcz": VczSource,
 }
 READERS = ("auto", *SOURCES)
-# formats named here are recognised, so their error says what to do instead
-_NOT_READ = {
-    ".pgen": "PLINK 2 .pgen",
-    ".bed": "PLINK 1 .bed",
-    ".bgen": "BGEN",
-    ".vcz": "VCF Zarr",
-    ".zarr": "VCF Zarr",
-}
 
 
 def _takes(source: type[Source], path: Path) -> bool:
@@ -41,12 +39,6 @@ def check_readable(path: Path) -> None:
     if any(_takes(source, path) for source in SOURCES.values()):
         return
     known = sorted({s for source in SOURCES.values() for s in source.suffixes})
-    kind = next((name for suffix, name in _NOT_READ.items() if path.name.endswith(suffix)), None)
-    if kind:
-        raise InputError(
-            f"{path}: {kind} input is not read by this version of vcf2embed; convert it to "
-            f"BCF (e.g. `plink2 ... --export bcf`) or use one of: {', '.join(known)}"
-        )
     if path.name.endswith(".vcf"):
         raise InputError(
             f"{path}: a plain VCF cannot be read by region; compress it with `bgzip {path}`, "
@@ -62,16 +54,16 @@ def choose_source(path: Path, genotype_field: str, reader: str = "auto") -> Sour
     if reader not in READERS:
         raise InputError(f"reader {reader!r}: use one of {', '.join(READERS)}")
     check_readable(path)
-    check_indexed(path)
     if reader != "auto":
         source = SOURCES[reader]
+        source.check_file(path)
         why = source.unusable(path, genotype_field) if _takes(source, path) else "wrong file type"
         if why:
             raise InputError(
                 f"{path}: the {reader} reader needs {source.description} ({why}); use reader: auto"
             )
         return source(path)
-    chosen = next(
-        s for s in SOURCES.values() if _takes(s, path) and s.unusable(path, genotype_field) is None
-    )
+    takers = [s for s in SOURCES.values() if _takes(s, path)]
+    takers[0].check_file(path)
+    chosen = next(s for s in takers if s.unusable(path, genotype_field) is None)
     return chosen(path)

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from ...errors import InputError
 from ..records import RecordSink, SourceHeader
 from ..samples import check_unique_samples
 
@@ -25,6 +26,12 @@ class Source(ABC):
         self.path = path
         self.header = self.read_header()
         check_unique_samples(path, self.header.samples)
+
+    @classmethod
+    def check_file(cls, path: Path) -> None:
+        """Raise unless `path` exists (and has what the format needs beside it, e.g. an index)."""
+        if not path.exists():
+            raise InputError(f"genotype file {path} does not exist; check `vcf:` in the config")
 
     @classmethod
     def unusable(cls, path: Path, genotype_field: str) -> str | None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import track
-from ..paths import find_index
+from ..paths import check_indexed, find_index
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
 from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
@@ -109,6 +109,11 @@ class BcfSource(Source):
         if shutil.which("bcftools") is None:
             return "the `bcftools` command is not installed"
         return None
+
+    @classmethod
+    def check_file(cls, path: Path) -> None:
+        """Raise unless `path` exists with a current index."""
+        check_indexed(path)
 
     def read_header(self) -> SourceHeader:
         """The header, through `bcftools view -h`."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import track
+from ..paths import check_indexed
 from ..records import RecordSink, SourceHeader, array_codes, batch_array_codes
 from .base import Source
 
@@ -164,6 +165,11 @@ class Cyvcf2Source(Source):
     reader = "cyvcf2"
     suffixes = (".vcf.gz", ".vcf.bgz", ".bcf")
     description = "an indexed VCF or BCF"
+
+    @classmethod
+    def check_file(cls, path: Path) -> None:
+        """Raise unless `path` exists with a current index."""
+        check_indexed(path)
 
     def read_header(self) -> SourceHeader:
         """The header, as cyvcf2 opens the file."""

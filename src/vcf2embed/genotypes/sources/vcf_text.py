@@ -23,7 +23,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import track
-from ..paths import find_index
+from ..paths import check_indexed, find_index
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
 from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
@@ -73,6 +73,11 @@ class VcfTextSource(Source):
         if shutil.which("tabix") is None:
             return "the `tabix` command is not installed"
         return None
+
+    @classmethod
+    def check_file(cls, path: Path) -> None:
+        """Raise unless `path` exists with a current index."""
+        check_indexed(path)
 
     def read_header(self) -> SourceHeader:
         """The header, through `tabix -H`, and the contigs of the index."""

@@ -1,0 +1,231 @@
+"""PLINK 2 `.pgen` (`.pvar`/`.pvar.zst`, `.psam`) and PLINK 1 `.bed` (`.bim`, `.fam`), through
+pgenlib.
+
+Sample IDs are the IIDs (FIDs are ignored: a cohort's IIDs must be unique). REF and ALT are the
+`.pvar`'s; for a `.bim`, as PLINK 2 reads it, the last column (A2) is REF and the one before
+(A1) ALT, which need not be the reference genome's alleles: the aligner's swap rule matches them
+to the model either way. pgenlib reports an unphased heterozygous call with the lower allele
+first and a haploid call as homozygous, as the aligner treats it. Dosages (`DS`) are the `.pgen`'s
+ALT dosages, or its hard calls where it stores none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError
+from ..records import RecordSink, SourceHeader
+from .base import Source
+from .variant_table import RegionVariants, put_region
+
+MISSING = -9
+
+
+def companion(path: Path, *suffixes: str) -> Path:
+    """The first existing file beside `path` with one of `suffixes`; an error naming them all."""
+    stem = path.with_suffix("")
+    tried = [stem.with_name(stem.name + s) for s in suffixes]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    raise InputError(
+        f"{path}: its companion file is missing; expected {' or '.join(map(str, tried))}"
+    )
+
+
+def read_iids(path: Path) -> list[str]:
+    """IIDs of a `.psam` (header `#FID`/`#IID`, or none) or `.fam` (FID IID ...)."""
+    ids: list[str] = []
+    column = 1
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields or line.startswith("##"):
+                continue
+            if line.startswith("#"):
+                names = [f.lstrip("#") for f in fields]
+                if "IID" not in names:
+                    raise InputError(f"{path}, line {lineno}: the header has no IID column")
+                column = names.index("IID")
+                continue
+            if len(fields) <= column:
+                raise InputError(f"{path}, line {lineno}: expected an IID in column {column + 1}")
+            ids.append(fields[column])
+    if not ids:
+        raise InputError(f"{path} lists no samples")
+    return ids
+
+
+def _pgenlib():
+    import pgenlib
+
+    return pgenlib
+
+
+class _PlinkSource(Source):
+    """What PGEN and BED share: pgenlib's readers and a variant table searched by position."""
+
+    sample_suffixes: tuple[str, ...] = ()
+    variant_suffixes: tuple[str, ...] = ()
+
+    def read_header(self) -> SourceHeader:
+        """Samples from the sample file; contigs and variants from the variant file."""
+        pg = _pgenlib()
+        self.sample_file = companion(self.path, *self.sample_suffixes)
+        self.variant_file = companion(self.path, *self.variant_suffixes)
+        samples = read_iids(self.sample_file)
+        try:
+            self.pvar = pg.PvarReader(bytes(self.variant_file))
+            self.pgen = pg.PgenReader(bytes(self.path), raw_sample_ct=len(samples), pvar=self.pvar)
+        except RuntimeError as exc:
+            raise InputError(self._problem(exc, len(samples))) from None
+        self.check_sample_count(len(samples))
+        self.blocks = _contig_blocks(self.pvar)
+        return SourceHeader(samples, list(self.blocks), frozenset({"GT", "DS"}))
+
+    def check_sample_count(self, n: int) -> None:
+        """Raise when the sample file lists another number of samples than the genotypes hold."""
+        held = self.pgen.get_raw_sample_ct()
+        if held != n:
+            raise InputError(
+                f"{self.sample_file} lists {n} samples but {self.path} holds {held}; use the "
+                "sample file written with it"
+            )
+
+    def _problem(self, exc: RuntimeError, n: int) -> str:
+        """What pgenlib's refusal means for the user."""
+        return (
+            f"{self.path}: pgenlib cannot read it with {n} samples ({self.sample_file.name}) and "
+            f"the variants of {self.variant_file.name}: {str(exc).strip()}; check that the three "
+            "files belong together and are complete"
+        )
+
+    def _damaged(self, exc: RuntimeError) -> str:
+        """What a read failure inside the genotype file means for the user."""
+        return (
+            f"{self.path}: cannot be read (pgenlib: {str(exc).strip()}); the file may be "
+            "truncated or damaged: copy it again, or rewrite it with plink2"
+        )
+
+    def region_variants(self, region: str) -> RegionVariants:
+        """The variants of `region`, found by binary search on position."""
+        contig, span = region.rsplit(":", 1)
+        lo, hi = (int(x) for x in span.split("-"))
+        first, last = self.blocks[contig]
+        pos_of = self.pvar.get_variant_pos
+        start = _bisect(pos_of, first, last, lo)
+        stop = _bisect(pos_of, start, last, hi + 1)
+        index = np.arange(start, stop, dtype=np.int64)
+        pos = np.array([pos_of(i) for i in range(start, stop)], dtype=np.int64)
+        alleles = [self._alleles(i) for i in range(start, stop)]
+        return RegionVariants(contig, pos, alleles, index)
+
+    def _alleles(self, i: int) -> tuple[str, ...]:
+        code = self.pvar.get_allele_code
+        return tuple(code(i, k).decode() for k in range(self.pvar.get_allele_ct(i)))
+
+    def read_calls(self, numbers: np.ndarray) -> np.ndarray:
+        """cyvcf2-layout calls of variants `numbers`, all samples."""
+        n = len(self.header.samples)
+        alleles = np.empty((len(numbers), 2 * n), dtype=np.int32)
+        phased = np.empty((len(numbers), n), dtype=np.uint8)
+        try:
+            self.pgen.read_alleles_and_phasepresent_list(numbers.astype(np.uint32), alleles, phased)
+        except RuntimeError as exc:
+            raise InputError(self._damaged(exc)) from None
+        out = np.empty((len(numbers), n, 3), dtype=np.int16)
+        out[..., 0], out[..., 1] = alleles[:, 0::2], alleles[:, 1::2]
+        out[..., :2][out[..., :2] == MISSING] = -1
+        out[..., 2] = phased
+        return out
+
+    def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
+        """ALT dosages (DS) of variants `numbers`; None for another field."""
+        if field != "DS":
+            return None
+        out = np.empty((len(numbers), len(self.header.samples)), dtype=np.float32)
+        try:
+            self.pgen.read_dosages_list(numbers.astype(np.uint32), out)
+        except RuntimeError as exc:
+            raise InputError(self._damaged(exc)) from None
+        out[out == MISSING] = np.nan
+        return out[..., None]
+
+    def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
+        """Align every record of `region`."""
+        put_region(self.region_variants(region), sink, self.read_calls, self.read_values)
+
+
+def _bisect(key, lo: int, hi: int, value: int) -> int:
+    """The first index in [lo, hi) whose key is >= value (keys sorted)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if key(mid) < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _contig_blocks(pvar) -> dict[str, tuple[int, int]]:
+    """Each contig's [first, end) variant numbers; contigs must be contiguous, as PLINK keeps them."""
+    n = pvar.get_variant_ct()
+    chrom = pvar.get_variant_chrom
+    blocks: dict[str, tuple[int, int]] = {}
+    start = 0
+    while start < n:
+        name = _name(chrom(start))
+        lo, hi = start + 1, n
+        while lo < hi:  # the end of this contig's block
+            mid = (lo + hi) // 2
+            if _name(chrom(mid)) == name:
+                lo = mid + 1
+            else:
+                hi = mid
+        blocks[name] = (start, lo)
+        start = lo
+    return blocks
+
+
+def _name(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class PgenSource(_PlinkSource):
+    """A PLINK 2 `.pgen` with its `.pvar` (or `.pvar.zst`) and `.psam`."""
+
+    reader = "pgen"
+    suffixes = (".pgen",)
+    description = "a PLINK 2 .pgen with .pvar (or .pvar.zst) and .psam beside it"
+    sample_suffixes = (".psam",)
+    variant_suffixes = (".pvar", ".pvar.zst")
+
+
+class BedSource(_PlinkSource):
+    """A PLINK 1 `.bed` with its `.bim` and `.fam` (hard calls only)."""
+
+    reader = "bed"
+    suffixes = (".bed",)
+    description = "a PLINK 1 .bed with .bim and .fam beside it"
+    sample_suffixes = (".fam",)
+    variant_suffixes = (".bim",)
+
+    def check_sample_count(self, n: int) -> None:
+        """Raise when the `.bed`'s size does not fit the `.fam`'s samples and the `.bim`'s
+        variants (a `.bed` records neither count: a `.fam` short by fewer samples than the
+        padding of each variant's last byte cannot be told)."""
+        expected = 3 + self.pvar.get_variant_ct() * -(-n // 4)
+        size = self.path.stat().st_size
+        if size != expected:
+            raise InputError(
+                f"{self.path} holds {size} bytes, but {n} samples ({self.sample_file.name}) x "
+                f"{self.pvar.get_variant_ct()} variants ({self.variant_file.name}) need "
+                f"{expected}; use the .fam and .bim written with it"
+            )
+
+    def read_header(self) -> SourceHeader:
+        """As for PGEN; a `.bed` holds hard calls only."""
+        header = super().read_header()
+        return SourceHeader(header.samples, header.contigs, frozenset({"GT"}))

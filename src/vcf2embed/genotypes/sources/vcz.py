@@ -1,0 +1,101 @@
+"""VCF Zarr (`.vcz`, as bio2zarr's `vcf2zarr` writes it), through zarr.
+
+Sample IDs are `sample_id`; calls are `call_genotype` (-1 missing, -2 the absent second allele
+of a haploid call, as cyvcf2 reports them) with `call_genotype_phased`; `call_DS` and `call_GP`
+are read when present. Variants are sorted by contig and position, so a region is one slice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError
+from ..records import RecordSink, SourceHeader
+from .base import Source
+from .variant_table import RegionVariants, put_region
+
+REQUIRED = ("sample_id", "contig_id", "variant_contig", "variant_position", "variant_allele")
+
+
+class VczSource(Source):
+    """A VCF Zarr store (a folder, or a `.zip` of one)."""
+
+    reader = "vcz"
+    suffixes = (".vcz", ".zarr")
+    description = "a VCF Zarr store as vcf2zarr writes it"
+
+    def read_header(self) -> SourceHeader:
+        """Samples, contigs and per-call fields from the store's arrays."""
+        import zarr
+
+        try:
+            self.root = zarr.open_group(str(self.path), mode="r")
+            missing = [name for name in REQUIRED if name not in self.root]
+            if missing:
+                raise InputError(
+                    f"{self.path}: not a VCF Zarr store (no {', '.join(missing)}); write one "
+                    "with `vcf2zarr convert in.vcf.gz out.vcz`"
+                )
+            samples = [str(s) for s in self.root["sample_id"][:]]
+            contigs = [str(c) for c in self.root["contig_id"][:]]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"{self.path}: cannot be read as VCF Zarr ({exc})") from None
+        fields = {"GT"} if "call_genotype" in self.root else set()
+        fields |= {k[5:] for k in self.root.array_keys() if k in ("call_DS", "call_GP")}
+        return SourceHeader(samples, contigs, frozenset(fields))
+
+    def _array(self, name: str, index=slice(None)) -> np.ndarray:
+        """One array's values (a slice), with a clear error for a damaged chunk."""
+        try:
+            return self.root[name][index]
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
+
+    def region_variants(self, region: str) -> RegionVariants:
+        """The variants of `region`: one slice of the sorted variant arrays."""
+        contig, span = region.rsplit(":", 1)
+        lo, hi = (int(x) for x in span.split("-"))
+        code = self.header.contigs.index(contig)
+        contig_of = self._array("variant_contig")
+        rows = np.flatnonzero(contig_of == code)
+        first, end = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+        pos = self._array("variant_position", slice(first, end)).astype(np.int64)
+        start, stop = first + np.searchsorted(pos, lo), first + np.searchsorted(pos, hi, "right")
+        table = self._array("variant_allele", slice(int(start), int(stop)))
+        alleles = [tuple(str(a) for a in row if str(a)) for row in table]
+        return RegionVariants(
+            contig, pos[start - first : stop - first], alleles, np.arange(start, stop)
+        )
+
+    def _rows(self, name: str, numbers: np.ndarray) -> np.ndarray:
+        """Rows `numbers` of a variant-major array (only the chunks that hold them are read)."""
+        try:
+            return self.root[name].oindex[numbers]
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
+
+    def read_calls(self, numbers: np.ndarray) -> np.ndarray:
+        """cyvcf2-layout calls of variants `numbers`, all samples."""
+        gt = self._rows("call_genotype", numbers)
+        if gt.shape[2] > 2:
+            raise InputError(f"{self.path}: ploidy {gt.shape[2]}; only haploid and diploid calls")
+        out = np.full((*gt.shape[:2], 3), -2, dtype=np.int16)
+        out[..., : gt.shape[2]] = gt
+        out[..., 2] = (
+            self._rows("call_genotype_phased", numbers)
+            if "call_genotype_phased" in self.root
+            else 0
+        )
+        return out
+
+    def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
+        """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
+        name = f"call_{field}"
+        if name not in self.root:
+            return None
+        values = self._rows(name, numbers).astype(np.float32)
+        return values[..., None] if values.ndim == 2 else values
+
+    def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
+        """Align every record of `region`."""
+        put_region(self.region_variants(region), sink, self.read_calls, self.read_values)

@@ -1,0 +1,156 @@
+"""Biobank formats: PGEN, PLINK 1 BED, BGEN 1.2/1.3 and VCF Zarr, each written from the bundled
+example's VCF by a third-party converter (plink2, bio2zarr's vcf2zarr), must give the latent
+embeddings the VCF gives, sample by sample. Oracles: the converters and the VCF run."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vcf2embed.embed import model_input
+from vcf2embed.errors import InputError
+from vcf2embed.forward import compute_activations
+from vcf2embed.genotypes import read_tile_genotypes
+from vcf2embed.models import load_model
+from vcf2embed.tiles import read_tiles
+
+pytestmark = pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 is not installed")
+
+
+def plink2(*args: str) -> None:
+    subprocess.run(["plink2", "--silent", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def converted(example: Path, tmp_path_factory) -> dict[str, Path]:
+    """The example cohort in every format."""
+    out = tmp_path_factory.mktemp("formats")
+    vcf = example / "cohort.vcf.gz"
+    # half-calls are missing in vcf2embed, as --vcf-half-call m makes them
+    plink2("--vcf", str(vcf), "--vcf-half-call", "m", "--make-pgen", "--out", str(out / "c"))
+    plink2("--pfile", str(out / "c"), "--make-pgen", "vzs", "--out", str(out / "z"))
+    plink2("--pfile", str(out / "c"), "--make-bed", "--out", str(out / "b"))
+    plink2("--pfile", str(out / "c"), "--export", "bgen-1.2", "ref-first", "--out", str(out / "g2"))
+    plink2("--pfile", str(out / "c"), "--export", "bgen-1.3", "--out", str(out / "g3"))
+    vcf2zarr = Path(sys.executable).parent / "vcf2zarr"
+    subprocess.run(
+        [str(vcf2zarr), "convert", str(vcf), str(out / "c.vcz"), "-p", "1"],
+        check=True,
+        capture_output=True,
+    )
+    return {
+        "pgen": out / "c.pgen",
+        "pgen .pvar.zst": out / "z.pgen",
+        "bed": out / "b.bed",
+        "bgen 1.2": out / "g2.bgen",
+        "bgen 1.3": out / "g3.bgen",
+        "vcz": out / "c.vcz",
+    }
+
+
+def latents(path: Path, example: Path, samples: list[str] | None = None) -> list[np.ndarray]:
+    """Each example tile's latent from one genotype file."""
+    out = []
+    for tile in read_tiles(example / "tiles.tsv"):
+        model = load_model(tile.model)
+        g = read_tile_genotypes(path, tile, model.variants, samples)
+        acts = compute_activations(model, model_input(model, g), ["latent"], torch.device("cpu"))
+        out.append((g.samples, acts[model.latent], g.qc))
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["pgen", "pgen .pvar.zst", "bed", "bgen 1.2", "bgen 1.3", "vcz"])
+def test_every_format_embeds_as_the_vcf(fmt: str, converted, example: Path) -> None:
+    expected = latents(example / "cohort.vcf.gz", example)
+    got = latents(converted[fmt], example)
+    for (s1, v1, qc1), (s2, v2, qc2) in zip(expected, got):
+        assert s1 == s2
+        np.testing.assert_array_equal(v1, v2)  # hard calls: exactly the same
+        assert qc2.matched == qc1.matched and qc2.missing_variants == qc1.missing_variants
+
+
+@pytest.mark.parametrize("fmt", ["pgen", "bed", "bgen 1.2", "vcz"])
+def test_samples_subset_and_order_as_for_vcf(fmt: str, converted, example: Path) -> None:
+    wanted = ["EUR0003", "AFR0001", "EAS0010"]
+    expected = latents(example / "cohort.vcf.gz", example, wanted)[0]
+    got = latents(converted[fmt], example, wanted)[0]
+    assert got[0] == wanted
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:
+    tile = read_tiles(example / "tiles.tsv")[0]
+    variants = load_model(tile.model).variants
+    hard = read_tile_genotypes(example / "cohort.vcf.gz", tile, variants)
+    ds = read_tile_genotypes(converted["bgen 1.2"], tile, variants, genotype_field="DS").dosage
+    gp = read_tile_genotypes(converted["bgen 1.2"], tile, variants, genotype_field="GP").dosage
+    counts = hard.alleles.sum(axis=2).astype(np.float32)
+    counts[(hard.alleles < 0).any(axis=2)] = np.nan
+    np.testing.assert_array_equal(ds, counts)  # 0/1 probabilities: the hard calls' counts
+    np.testing.assert_array_equal(gp, counts)
+
+
+def test_bgen_index_is_used_when_present(converted, example: Path, tmp_path: Path) -> None:
+    from bgen import BgenReader
+
+    bgen = tmp_path / "i.bgen"
+    shutil.copyfile(converted["bgen 1.2"], bgen)
+    with BgenReader(str(bgen), delay_parsing=False) as reader:
+        rows = [(v.chrom, v.pos, v.rsid, v.fileoffset) for v in reader]
+    with sqlite3.connect(f"{bgen}.bgi") as db:  # bgenix's index table
+        db.execute(
+            "CREATE TABLE Variant (chromosome TEXT, position INT, rsid TEXT, number_of_alleles "
+            "INT, allele1 TEXT, allele2 TEXT, file_start_position INT, size_in_bytes INT)"
+        )
+        db.executemany(
+            "INSERT INTO Variant VALUES (?, ?, ?, 2, '', '', ?, 0)", [tuple(r) for r in rows]
+        )
+    got = latents(bgen, example)
+    expected = latents(converted["bgen 1.2"], example)
+    for (_, v1, _), (_, v2, _) in zip(expected, got):
+        np.testing.assert_array_equal(v1, v2)
+
+
+def test_sample_count_mismatch_is_named(converted, tmp_path: Path, example: Path) -> None:
+    for suffixes, sample_file in (((".pgen", ".pvar"), ".psam"), ((".bed", ".bim"), ".fam")):
+        stem = converted["pgen" if ".pgen" in suffixes else "bed"].with_suffix("")
+        for s in suffixes:
+            shutil.copyfile(f"{stem}{s}", tmp_path / f"x{s}")
+        lines = Path(f"{stem}{sample_file}").read_text().splitlines()
+        (tmp_path / f"x{sample_file}").write_text("\n".join(lines[:-5]) + "\n")
+        tile = read_tiles(example / "tiles.tsv")[0]
+        with pytest.raises(InputError, match=sample_file[1:]):
+            read_tile_genotypes(tmp_path / f"x{suffixes[0]}", tile, load_model(tile.model).variants)
+
+
+def test_missing_companion_and_truncated_file(converted, tmp_path: Path, example: Path) -> None:
+    tile = read_tiles(example / "tiles.tsv")[0]
+    variants = load_model(tile.model).variants
+    shutil.copyfile(converted["pgen"], tmp_path / "y.pgen")
+    shutil.copyfile(converted["pgen"].with_suffix(".psam"), tmp_path / "y.psam")
+    with pytest.raises(InputError, match=r"y\.pvar or .*y\.pvar\.zst"):
+        read_tile_genotypes(tmp_path / "y.pgen", tile, variants)
+    shutil.copyfile(converted["pgen"].with_suffix(".pvar"), tmp_path / "y.pvar")
+    data = converted["pgen"].read_bytes()
+    (tmp_path / "y.pgen").write_bytes(data[: len(data) // 2])
+    last = read_tiles(example / "tiles.tsv")[-1]  # its records lie in the missing half
+    with pytest.raises(InputError, match="y.pgen: cannot be read .* truncated"):
+        read_tile_genotypes(tmp_path / "y.pgen", last, load_model(last.model).variants)
+
+
+def test_unreadable_zarr_array_is_named(converted, tmp_path: Path, example: Path) -> None:
+    store = tmp_path / "broken.vcz"
+    shutil.copytree(converted["vcz"], store)
+    for chunk in (store / "call_genotype").rglob("*"):
+        if chunk.is_file() and chunk.name[0].isdigit() or chunk.parent.name == "c":
+            chunk.write_bytes(b"not a chunk")
+    tile = read_tiles(example / "tiles.tsv")[0]
+    with pytest.raises(InputError, match="call_genotype"):
+        read_tile_genotypes(store, tile, load_model(tile.model).variants)
