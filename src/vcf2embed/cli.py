@@ -39,7 +39,15 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     samples = read_samples_file(args.samples) if args.samples else None
     vcf = resolve_vcf_path(args.vcf, tile)
     result = read_tile_genotypes(
-        vcf, tile, variants, samples, args.genotype_field, args.min_variant_match, args.reader
+        vcf,
+        tile,
+        variants,
+        samples,
+        args.genotype_field,
+        args.min_variant_match,
+        args.reader,
+        args.min_info_r2,
+        args.info_table,
     )
     save_genotypes(result, args.out)
     qc = result.qc
@@ -237,6 +245,15 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
         default=default("reader"),
         help="text: vectorised reader of .vcf.gz GT text; bcf: vectorised reader of BCF records; "
         "cyvcf2: any VCF/BCF",
+    )
+    p.add_argument(
+        "--min-info-r2",
+        type=float,
+        default=default("min_info_r2"),
+        help="variants imputed below this quality get the missing encoding (0: keep all)",
+    )
+    p.add_argument(
+        "--info-table", help="imputation scores (UK Biobank mfi, or TSV pos ref alt info)"
     )
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_cmd_genotypes)

@@ -64,6 +64,8 @@ class InputSource:
     def rows(self, index: slice | np.ndarray) -> np.ndarray:
         """The float32 model input of the selected samples."""
         g = self.genotypes
+        if self.encoding == "allele_presence" and g.presence is not None:
+            return g.presence_rows(index)  # soft allele presence from GP
         alleles, phased = g.sample_rows(index, phased=self.encoding == "phased")
         return encode(
             self.encoding,
@@ -84,11 +86,13 @@ def input_source(
             f"tile {genotypes.tile_id}: the genotypes hold {genotypes.n_variants} variants "
             f"but the model has {len(model.variants)}; rerun the genotypes step for this model"
         )
-    if model.encoding != "dosage" and genotypes.source.get("genotype_field", "GT") != "GT":
+    field = genotypes.source.get("genotype_field", "GT")
+    soft = model.encoding == "allele_presence" and genotypes.presence is not None
+    if model.encoding != "dosage" and field != "GT" and not soft:
         raise InputError(
             f"tile {genotypes.tile_id}: the model takes {model.encoding} inputs, which need hard "
-            f"calls, but genotypes were read from {genotypes.source['genotype_field']}; set "
-            "genotype_field: GT"
+            f"calls{' or GP' if model.encoding == 'allele_presence' else ''}, but genotypes were "
+            f"read from {field}; set genotype_field: GT"
         )
     width = len(model.variants) * features_per_variant(model.encoding)
     if width != model.n_inputs:

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from vcf2embed import job_resources
 from vcf2embed.errors import Vcf2EmbedError
 from vcf2embed.genotypes import resolve_vcf_path
+from vcf2embed.genotypes.sources import companion_files
 from vcf2embed.tiles import read_tiles
 from vcf2embed.variants import model_files as model_file_list
 
@@ -46,6 +47,24 @@ def vcf_of(tile_id):
 def tile_vcf(wildcards):
     """The VCF holding a tile's records, as a rule input."""
     return [vcf_of(wildcards.tile)]
+
+
+def tile_companions(wildcards):
+    """Files read beside a tile's genotype file (index, .pvar/.psam, .bim/.fam, ...)."""
+    return [str(p) for p in companion_files(Path(vcf_of(wildcards.tile)))]
+
+
+def tile_info_table(wildcards):
+    """The imputation-score table of a tile's chromosome, when one is configured."""
+    table = config["info_table"]
+    if not table:
+        return []
+    chrom = TILES[wildcards.tile].chrom
+    return [
+        table.replace(
+            "{chrom}", chrom[3:] if chrom.lower().startswith("chr") else chrom
+        )
+    ]
 
 
 def tile_model(tile_id):

@@ -2,6 +2,8 @@ rule genotypes:
     """Read one tile's genotypes from the VCF, aligned to its model's variants."""
     input:
         vcf=tile_vcf,
+        companions=tile_companions,
+        info_table=tile_info_table,
         tiles=config["tiles"],
         model=model_files,
         samples=samples_input,
@@ -21,7 +23,12 @@ rule genotypes:
         field=config["genotype_field"],
         min_match=config["min_variant_match"],
         reader=config["reader"],
+        min_info=config["min_info_r2"],
+        info_table=lambda wildcards, input: (
+            f"--info-table '{input.info_table[0]}'" if input.info_table else ""
+        ),
     shell:
         "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
-        " --min-variant-match {params.min_match} --reader {params.reader} --out '{output}' 2> '{log}'"
+        " --min-variant-match {params.min_match} --reader {params.reader}"
+        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' 2> '{log}'"

@@ -24,7 +24,9 @@ import numpy as np
 from ..errors import InputError
 from ..variants import VariantList
 from .qc import AlignmentQC
+from .quality import low_quality
 from .records import format_label
+from .tile import PRESENCE_SCALE
 
 _COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 RANK = {"exact": 0, "swapped": 1, "multiallelic": 2, "position": 3}
@@ -72,6 +74,19 @@ def model_alt_dosage(
     return None
 
 
+def soft_presence(values: np.ndarray, kind: str) -> np.ndarray:
+    """[P(model REF present), P(model ALT present)] = [GP0 + GP1, GP1 + GP2] of a biallelic
+    record's GP (flipped when swapped), as uint16 / PRESENCE_SCALE; [0, 0] (the missing
+    encoding) where GP is missing or the record is multi-allelic."""
+    if values.shape[1] != 3 or kind not in ("exact", "swapped", "position"):
+        return np.zeros((len(values), 2), dtype=np.uint16)
+    gp = values.astype(np.float64)
+    ref, alt = gp[:, 0] + gp[:, 1], gp[:, 1] + gp[:, 2]
+    pair = np.stack([alt, ref] if kind == "swapped" else [ref, alt], axis=1)
+    pair[~np.isfinite(gp).all(axis=1)] = 0.0
+    return np.rint(np.clip(pair, 0.0, 1.0) * PRESENCE_SCALE).astype(np.uint16)
+
+
 class Aligner:
     """Chooses, for every model variant, the best-matching record and stores its calls."""
 
@@ -97,6 +112,12 @@ class Aligner:
             if genotype_field != "GT"
             else None
         )
+        # with GP: [P(model REF present), P(model ALT present)] per call, as uint16 / PRESENCE_SCALE
+        self.presence = (
+            np.zeros((n_var, n_samples, 2), dtype=np.uint16) if genotype_field == "GP" else None
+        )
+        # imputation quality per variant, filled by sources that carry one (None: not wanted)
+        self.quality: np.ndarray | None = None
         self.by_pos: dict[int, list[int]] = {}
         for j, p in enumerate(variants.pos.tolist()):
             self.by_pos.setdefault(p, []).append(j)
@@ -256,6 +277,22 @@ class Aligner:
             self.dosage[j] = np.nan
         else:
             self.dosage[j] = ds
+        if self.presence is not None:
+            self.presence[j] = 0 if values is None else soft_presence(values, kind)
+
+    def drop_low_quality(self, quality: np.ndarray, threshold: float) -> None:
+        """Give variants found with a known quality below `threshold` the missing encoding."""
+        found = np.zeros(len(quality), dtype=bool)
+        found[list(self.kinds)] = True
+        low = low_quality(quality, threshold) & found
+        self.alleles_vm[low] = -1
+        self.phased_vm[low] = False
+        if self.dosage is not None:
+            self.dosage[low] = np.nan
+        if self.presence is not None:
+            self.presence[low] = 0
+        self.qc.low_info_variants = int(low.sum())
+        self.qc.info_unknown_variants = int((found & ~np.isfinite(quality)).sum())
 
     def finish(self) -> None:
         """Mark the calls of variants no record supplied as missing and complete the QC."""

@@ -24,6 +24,8 @@ class AlignmentQC:
     calls_half_missing: int = 0
     calls_other_allele: int = 0
     calls_haploid: int = 0
+    low_info_variants: int = 0
+    info_unknown_variants: int = 0
     missing_examples: list[str] = field(default_factory=list)
 
     @property

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from ..defaults import default
 from ..errors import AlignmentError, InputError
 from ..tiles import Tile
-from ..variants import VariantList
+from ..variants import VariantList, normalize_chrom
 from .aligner import Aligner
 from .paths import pick_contig
 from .qc import AlignmentQC
+from .quality import read_info_table
 from .records import GENOTYPE_FIELDS
 from .samples import sample_order
 from .sources import choose_source
@@ -28,8 +31,13 @@ def read_tile_genotypes(
     genotype_field: str = default("genotype_field"),
     min_variant_match: float = default("min_variant_match"),
     reader: str = default("reader"),
+    min_info_r2: float = default("min_info_r2"),
+    info_table: str | Path | None = None,
 ) -> TileGenotypes:
     """Read `tile`'s records and align them to `variants`; raise if too few match.
+
+    `min_info_r2` > 0 gives variants imputed with a lower quality (INFO R2/DR2/INFO of their
+    record, or `info_table`'s score) the missing encoding, counted in the QC.
 
     `reader`: `text` parses the raw GT text of bgzipped VCFs and `bcf` the binary records of
     BCF files with numpy (fast), `cyvcf2` reads any VCF/BCF through cyvcf2; `auto` picks the
@@ -53,8 +61,12 @@ def read_tile_genotypes(
     region = f"{contig}:{int(variants.pos.min())}-{int(variants.pos.max())}"
     qc = AlignmentQC(n_model_variants=len(variants), n_samples=len(order))
     aligner = Aligner(variants, order, qc, path, genotype_field)
+    if min_info_r2 > 0:
+        aligner.quality = np.full(len(variants), np.nan)
     source.read_region(region, aligner, f"tile {tile.tile_id}: reading {region}")
     aligner.finish()
+    if min_info_r2 > 0:
+        apply_min_info(aligner, tile, path, variants, min_info_r2, info_table)
     if variants.positions_only:
         log.warning(
             "tile %s: the model's variant list (%s) has positions only; matched %d variants by "
@@ -71,6 +83,7 @@ def read_tile_genotypes(
         alleles_vm=aligner.alleles_vm,
         phased_vm=aligner.phased_vm,
         dosage=blocked_transpose(aligner.dosage) if aligner.dosage is not None else None,
+        presence=aligner.presence,
         qc=qc,
         source={
             "vcf": str(path),
@@ -79,6 +92,31 @@ def read_tile_genotypes(
             "reader": source.reader,
         },
     )
+
+
+def apply_min_info(
+    aligner: Aligner,
+    tile: Tile,
+    path: Path,
+    variants: VariantList,
+    threshold: float,
+    info_table: str | Path | None,
+) -> None:
+    """Give the tile's poorly imputed variants the missing encoding (table scores first)."""
+    quality = aligner.quality
+    if info_table:
+        table_path = Path(str(info_table).replace("{chrom}", normalize_chrom(tile.chrom)))
+        table = read_info_table(table_path, variants)
+        quality = np.where(np.isfinite(table), table, quality)
+    found = np.zeros(len(variants), dtype=bool)
+    found[list(aligner.kinds)] = True
+    if found.any() and not np.isfinite(quality[found]).any():
+        raise InputError(
+            f"tile {tile.tile_id}: min_info_r2 is set, but neither {path} (INFO R2, DR2 or "
+            "INFO) nor an info table gives an imputation quality for its variants; set "
+            "`info_table` (e.g. UK Biobank's mfi files), or min_info_r2: 0"
+        )
+    aligner.drop_low_quality(quality, threshold)
 
 
 def low_match_message(tile: Tile, path: Path, qc: AlignmentQC, threshold: float) -> str:

@@ -48,6 +48,7 @@ class RecordSink(Protocol):
     by_pos: dict[int, list[int]]
     genotype_field: str
     dosage: np.ndarray | None  # (variants, samples) when a dosage field is read, else None
+    quality: np.ndarray | None  # per variant: the record's imputation quality, when wanted
 
     def exact_alleles(self) -> dict[tuple[int, str, str], int]:
         """(pos, ref, alt) of each variant alone at its position -> its index."""

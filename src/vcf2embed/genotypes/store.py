@@ -12,6 +12,8 @@ so the genotypes step imports nothing heavy):
   `hi = max(2, max)`, 65535 missing; the largest error is half a step plus float32 rounding,
   `(hi - lo) / 131068 + max(|lo|, |hi|) * 2**-24`, 1.54e-5 for dosages in [0, 2] (a model sees
   dosages of imputed data to three decimals), recorded in the file as `dosage_max_error`;
+* `presence` (GP only): uint16 soft allele presence, [P(REF present), P(ALT present)] times
+  65535 per call, variant-major, as read;
 * `samples` and a JSON `meta` (tile, QC, source, shapes, format version).
 
 A call with either allele missing is stored as missing, as the aligner already makes it.
@@ -156,6 +158,8 @@ def save_genotypes(genotypes: TileGenotypes, path: str | Path) -> None:
         arrays["dosage"] = _compress(q)
         meta["dosage_range"] = [lo, hi]
         meta["dosage_max_error"] = dosage_max_error(lo, hi)
+    if genotypes.presence is not None:
+        arrays["presence"] = _compress(genotypes.presence)
     arrays["meta"] = np.asarray(json.dumps(meta))
     write_npz(path, arrays)
 
@@ -186,12 +190,17 @@ def _from_arrays(data, meta: dict) -> TileGenotypes:
     if "dosage" in data:
         q = _decompress(data["dosage"], 2 * n * n_var).view(np.uint16).reshape(n, n_var)
         dosage = dequantise_dosage(q, *meta["dosage_range"])
+    presence = None
+    if "presence" in data:
+        raw = _decompress(data["presence"], 4 * n * n_var)
+        presence = raw.view(np.uint16).reshape(n_var, n, 2)
     return TileGenotypes(
         tile_id=meta["tile_id"],
         samples=[str(s) for s in data["samples"]],
         alleles_vm=unpack_calls(packed, het_order, n),
         phased_vm=np.unpackbits(phased_bits, axis=1, count=n).view(bool),
         dosage=dosage,
+        presence=presence,
         qc=AlignmentQC.from_dict(meta["qc"]),
         source=meta.get("source", {}),
     )

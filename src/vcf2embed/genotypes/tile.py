@@ -6,6 +6,8 @@ import numpy as np
 
 from .qc import AlignmentQC
 
+PRESENCE_SCALE = 65535  # soft allele presence: probabilities stored as uint16 / PRESENCE_SCALE
+
 
 def blocked_transpose(a: np.ndarray, block: int = 256) -> np.ndarray:
     """A contiguous transpose of a 2-D array, copied in row blocks (much faster than at once)."""
@@ -23,6 +25,8 @@ class TileGenotypes:
     samples) bool), the order they are read in; `alleles` and `phased` give the sample-major
     views ((samples, variants, 2) and (samples, variants)) the encoders use, made on first use.
     `dosage` is (samples, variants) float32 from DS or GP, NaN where missing, or None.
+    `presence` (read from GP) is (variants, samples, 2) uint16: [P(REF present), P(ALT
+    present)] times `PRESENCE_SCALE`, the soft allele-presence encoding of imputed data, or None.
     """
 
     def __init__(
@@ -36,12 +40,14 @@ class TileGenotypes:
         source: dict | None = None,
         alleles_vm: np.ndarray | None = None,
         phased_vm: np.ndarray | None = None,
+        presence: np.ndarray | None = None,
     ) -> None:
         self.tile_id = tile_id
         self.samples = samples
         self._alleles, self._phased = alleles, phased
         self.alleles_vm, self._phased_vm = alleles_vm, phased_vm
         self.dosage = dosage
+        self.presence = presence
         self.qc = qc or AlignmentQC()
         self.source = source or {}
 
@@ -82,6 +88,13 @@ class TileGenotypes:
         pairs = self.alleles_vm.view(np.int16)[:, index, 0]  # (variants, rows) int16 pairs
         alleles = blocked_transpose(pairs).view(np.int8).reshape(pairs.shape[1], -1, 2)
         return alleles, blocked_transpose(self.phased_vm[:, index]) if phased else None
+
+    def presence_rows(self, index: slice | np.ndarray) -> np.ndarray:
+        """Soft allele presence of some samples: (rows, variants * 2) float32 in [0, 1]."""
+        part = self.presence[:, index]  # (variants, rows, 2)
+        pairs = blocked_transpose(part.view(np.uint32)[..., 0])  # (rows, variants)
+        rows = pairs.view(np.uint16).reshape(pairs.shape[0], -1)
+        return rows.astype(np.float32) * np.float32(1 / PRESENCE_SCALE)
 
     def variant_major(self) -> tuple[np.ndarray, np.ndarray]:
         """(alleles, phased) variant-major: (variants, samples, 2) and (variants, samples)."""

@@ -67,3 +67,19 @@ def choose_source(path: Path, genotype_field: str, reader: str = "auto") -> Sour
     takers[0].check_file(path)
     chosen = next(s for s in takers if s.unusable(path, genotype_field) is None)
     return chosen(path)
+
+
+def companion_files(path: Path) -> list[Path]:
+    """The files a genotype file is read with, that exist beside it (indexes, sample and
+    variant tables), so that a workflow reruns when one changes."""
+    name = path.name
+    candidates = {
+        ".pgen": [".pvar", ".pvar.zst", ".psam"],
+        ".bed": [".bim", ".fam"],
+        ".bgen": [".sample", ".bgen.bgi"],
+    }
+    for suffix, others in candidates.items():
+        if name.endswith(suffix):
+            stem = path.with_suffix("")
+            return [p for p in (stem.with_name(stem.name + o) for o in others) if p.is_file()]
+    return [p for p in (path.with_name(name + s) for s in (".tbi", ".csi")) if p.is_file()]

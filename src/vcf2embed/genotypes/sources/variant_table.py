@@ -27,6 +27,7 @@ class RegionVariants:
     pos: np.ndarray  # int64
     alleles: list[tuple[str, ...]]
     index: np.ndarray  # each variant's number in the file
+    quality: np.ndarray | None = None  # imputation quality, when the format carries one
 
 
 # read_calls(indices) -> (len(indices), samples, 3) int16 in cyvcf2's layout, file sample order
@@ -51,6 +52,8 @@ def put_region(
         upper = [a.upper() for a in alleles]
         for j, kind, lut in sink.candidates(pos, upper, label):
             wanted.append((j, kind, upper, lut, number))
+            if sink.quality is not None and region.quality is not None:
+                sink.quality[j] = region.quality[number - region.index[0]]
     n = max(1, len(sink.order))
     step = max(1, CALL_BATCH_BYTES // (8 * n))
     for first in range(0, len(wanted), step):

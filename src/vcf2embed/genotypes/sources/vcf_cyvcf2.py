@@ -16,6 +16,7 @@ import numpy as np
 from ...errors import InputError
 from ...progress import track
 from ..paths import check_indexed
+from ..quality import INFO_KEYS
 from ..records import RecordSink, SourceHeader, array_codes, batch_array_codes
 from .base import Source
 
@@ -121,6 +122,15 @@ def format_ids(vcf) -> frozenset[str]:
     return frozenset(h.info().get("ID") for h in vcf.header_iter() if h.type == "FORMAT")
 
 
+def _quality(rec) -> float | None:
+    """A record's imputation quality: INFO R2, else DR2, else INFO."""
+    for key in INFO_KEYS:
+        value = rec.INFO.get(key)
+        if value is not None:
+            return float(value[0] if isinstance(value, tuple) else value)
+    return None
+
+
 class _CallBatch:
     """Records' calls collected for one `fill_codes`, decoded together."""
 
@@ -198,6 +208,10 @@ class Cyvcf2Source(Source):
             if sink.dosage is not None:
                 values = rec.format(sink.genotype_field)
                 values = values[order] if values is not None else None
+            if sink.quality is not None:
+                value = _quality(rec)
+                for j, _, _ in chosen:
+                    sink.quality[j] = np.nan if value is None else value
             for j, kind, lut in chosen:
                 if g is None:
                     sink.missing_field()

@@ -24,6 +24,7 @@ import numpy as np
 from ...errors import InputError
 from ...progress import track
 from ..paths import check_indexed, find_index
+from ..quality import info_quality
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
 from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
@@ -157,7 +158,7 @@ def read_text_region(path: Path, region: str, n_samples: int, sink: RecordSink, 
         js = list(map(exact.get, labels))
         fast: list[tuple[int, int, tuple]] = []  # (line, variant, label) of exact matches
         for k, j, label, fmt in zip(common, js, labels, fields[8::9]):
-            if fmt == b"GT" and sink.dosage is None:
+            if fmt == b"GT" and sink.dosage is None and sink.quality is None:
                 if j is not None:
                     fast.append((k, j, label))
                     continue
@@ -242,10 +243,15 @@ def _candidates(path: Path, region: str, line: bytes, sink: RecordSink) -> list[
     alleles = (ref.upper(), *(a.upper() for a in ([] if alt == "." else alt.split(","))))
     label = (parts[0].decode(), pos, ref, alt)
     calls = memoryview(line)[cut:]
-    return [
+    items = [
         _Item(j, lut, parts[8], calls, label, kind, alleles)
         for j, kind, lut in sink.candidates(pos, list(alleles), label)
     ]
+    if sink.quality is not None and items:
+        value = info_quality(parts[7].decode(errors="replace"))
+        for item in items:
+            sink.quality[item.j] = np.nan if value is None else value
+    return items
 
 
 def _value_count(field: str, alleles: tuple[str, ...]) -> int:

@@ -63,8 +63,18 @@ class VczSource(Source):
         start, stop = first + np.searchsorted(pos, lo), first + np.searchsorted(pos, hi, "right")
         table = self._array("variant_allele", slice(int(start), int(stop)))
         alleles = [tuple(str(a) for a in row if str(a)) for row in table]
+        quality = next(
+            (
+                self._array(name, slice(int(start), int(stop)))
+                .astype(np.float64)
+                .reshape(int(stop - start), -1)[:, 0]
+                for name in ("variant_R2", "variant_DR2", "variant_INFO")
+                if name in self.root
+            ),
+            None,
+        )
         return RegionVariants(
-            contig, pos[start - first : stop - first], alleles, np.arange(start, stop)
+            contig, pos[start - first : stop - first], alleles, np.arange(start, stop), quality
         )
 
     def _rows(self, name: str, numbers: np.ndarray) -> np.ndarray:
