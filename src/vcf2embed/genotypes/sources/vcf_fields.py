@@ -9,6 +9,8 @@ costs a few passes over its bytes, not a Python step per call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 _TAB, _COLON, _COMMA, _DOT, _ZERO, _NINE = 9, 58, 44, 46, 48, 57
@@ -191,3 +193,102 @@ def value_lists(
             return None
         values[full] = parsed.reshape(-1, count)
     return values
+
+
+@dataclass
+class FixedLayout:
+    """A record whose sample columns all have one length and one layout (one writer's fixed
+    format, e.g. `0|1:0.998:0.001,0.998,0.001`): a (samples, width) view and each field's
+    columns, found from the first sample and checked against all."""
+
+    grid: np.ndarray
+    spans: list[tuple[int, int]]
+
+
+def fixed_layout(raw: np.ndarray, n: int, n_keys: int) -> FixedLayout | None:
+    """The record as a `FixedLayout`, or None when its samples differ in length or layout."""
+    stride = (len(raw) + 1) // n
+    if n < 2 or stride * n != len(raw) + 1:
+        return None
+    if not (raw[stride - 1 :: stride] == _TAB).all():
+        return None
+    grid = np.lib.stride_tricks.as_strided(raw, shape=(n, stride - 1), strides=(stride, 1))
+    colons = np.flatnonzero(grid[0] == _COLON)
+    if len(colons) != n_keys - 1:
+        return None
+    for c in colons.tolist():
+        if not (grid[:, c] == _COLON).all():
+            return None
+    edges = [-1, *colons.tolist(), stride - 1]
+    return FixedLayout(grid, [(a + 1, b) for a, b in zip(edges[:-1], edges[1:])])
+
+
+def fixed_gt(layout: FixedLayout, key: int) -> np.ndarray | None:
+    """`gt_calls` of field `key` of a fixed-layout record, read from its columns."""
+    start, end = layout.spans[key]
+    grid = layout.grid
+    n = len(grid)
+    out = np.empty((n, 3), dtype=np.int16)
+    if end - start == 1:
+        first = grid[:, start]
+        digit = (first >= _ZERO) & (first <= _NINE)
+        if not (digit | (first == _DOT)).all():
+            return None
+        out[:, 0] = np.where(digit, first.astype(np.int16) - _ZERO, -1)
+        out[:, 1], out[:, 2] = -2, 1
+        return out
+    if end - start != 3:
+        return None
+    sep = grid[:, start + 1]
+    phased = sep == _BAR
+    if not (phased | (sep == ord("/"))).all():
+        return None
+    for k, column in enumerate((start, start + 2)):
+        allele = grid[:, column]
+        digit = (allele >= _ZERO) & (allele <= _NINE)
+        if not (digit | (allele == _DOT)).all():
+            return None
+        out[:, k] = np.where(digit, allele.astype(np.int16) - _ZERO, -1)
+    out[:, 2] = phased
+    return out
+
+
+def fixed_values(layout: FixedLayout, key: int, count: int) -> np.ndarray | None:
+    """`value_lists` of field `key` of a fixed-layout record: every number at the same columns,
+    its digits read column by column into an integer mantissa."""
+    start, end = layout.spans[key]
+    block = layout.grid[:, start:end]
+    row = block[0]
+    cuts = [-1, *np.flatnonzero(row == _COMMA).tolist(), len(row)]
+    if len(cuts) != count + 1:
+        return None
+    for c in cuts[1:-1]:
+        if not (block[:, c] == _COMMA).all():
+            return None
+    values = np.empty((len(block), count))
+    for t in range(count):
+        number = _fixed_number(block, cuts[t] + 1, cuts[t + 1])
+        if number is None:
+            return None
+        values[:, t] = number
+    return values
+
+
+def _fixed_number(block: np.ndarray, a: int, b: int) -> np.ndarray | None:
+    """The numbers written at columns [a, b) of every row (`0.125`, `2`), or None."""
+    token = block[0, a:b]
+    dots = np.flatnonzero(token == _DOT)
+    digits = np.flatnonzero((token >= _ZERO) & (token <= _NINE))
+    if len(dots) > 1 or len(digits) + len(dots) != len(token) or not len(digits):
+        return None
+    if len(dots) and not (block[:, a + dots[0]] == _DOT).all():
+        return None
+    mantissa = np.zeros(len(block), dtype=np.int64)
+    for c in digits.tolist():
+        d = block[:, a + c] - np.uint8(_ZERO)  # a digit 0-9; any other byte wraps above 9
+        if not (d <= 9).all():
+            return None
+        mantissa *= 10
+        mantissa += d
+    fraction = int((digits > dots[0]).sum()) if len(dots) else 0
+    return mantissa / 10.0**fraction  # one rounding, as float() does

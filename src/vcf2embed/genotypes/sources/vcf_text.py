@@ -114,14 +114,17 @@ def _chunks(path: Path, region: str) -> Iterator[bytes]:
     While one block is decoded, tabix decompresses the next into the (widened) pipe.
     """
     with htslib_output(["tabix", str(path), region], path, region) as out:
-        rest = b""
+        pending: list[bytes] = []  # blocks since the last line end: a long line spans several
         size = FIRST_CHUNK_BYTES  # a small first block: decoding starts sooner
         while True:
             block = out.read(size)
             size = CHUNK_BYTES
-            data = rest + block if rest else block
+            if block and block.rfind(b"\n") < 0:
+                pending.append(block)
+                continue
+            data = b"".join([*pending, block]) if pending else block
             cut = data.rfind(b"\n") + 1 if block else len(data)
-            rest = data[cut:]
+            pending = [data[cut:]] if cut < len(data) else []
             if cut:
                 yield data[:cut] if cut < len(data) else data
             if not block:

@@ -14,7 +14,14 @@ import re
 import numpy as np
 
 from ...errors import InputError
-from .vcf_fields import field_bounds, gt_calls, value_lists
+from .vcf_fields import (
+    field_bounds,
+    fixed_gt,
+    fixed_layout,
+    fixed_values,
+    gt_calls,
+    value_lists,
+)
 
 _DOT, _ZERO, _NINE, _TAB, _COLON = ord("."), ord("0"), ord("9"), ord("\t"), ord(":")
 _BAR, _SLASH = ord("|"), ord("/")
@@ -143,6 +150,12 @@ def decode_record(
         if fast is not None:
             return fast, None
     want = field.encode() if field else None
+    fixed = fixed_layout(raw, n, len(keys))
+    if fixed is not None:
+        g = fixed_gt(fixed, keys.index(b"GT")) if b"GT" in keys else None
+        values = fixed_values(fixed, keys.index(want), count) if want in keys else None
+        if (g is not None or b"GT" not in keys) and (values is not None or want not in keys):
+            return g, values
     g = values = None
     bounds = field_bounds(raw, n, len(keys))
     if bounds is not None:

@@ -1,0 +1,190 @@
+"""Each biobank-format reader against its own library's bulk read of the same region.
+
+    python benchmarks/formats.py [--samples 20000]
+
+Converts the simulated GT-only cohort (`benchmarks/imputed.py`) once with plink2 (PGEN, BED,
+BGEN 1.2 8-bit) and vcf2zarr (VCZ), then times, alternating over three rounds and keeping each
+one's best: the library's floor (pgenlib `read_alleles_and_phasepresent_range` over the region,
+the `bgen` package's probabilities of every variant, zarr's `call_genotype` slice) and
+`read_tile_genotypes` on the same file and region (in process, so start-up is not counted).
+Prints genotypes per second and the ratio; writes the table into benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from imputed import make_imputed  # noqa: E402
+from scale import sites  # noqa: E402
+
+from vcf2embed.genotypes import read_tile_genotypes  # noqa: E402
+from vcf2embed.tiles import Tile  # noqa: E402
+from vcf2embed.variants import VariantList  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def convert(folder: Path) -> dict[str, Path]:
+    """The cohort's GT-only VCF in every format (made once)."""
+    vcf, out = folder / "gt.vcf.gz", folder / "formats"
+    out.mkdir(exist_ok=True)
+    files = {
+        "pgen": out / "c.pgen",
+        "bed": out / "b.bed",
+        "bgen": out / "g.bgen",
+        "vcz": out / "c.vcz",
+    }
+    if not files["pgen"].exists():
+        plink = ["plink2", "--silent", "--threads", "2"]
+        subprocess.run(
+            [*plink, "--vcf", str(vcf), "--make-pgen", "--out", str(out / "c")], check=True
+        )
+        subprocess.run(
+            [*plink, "--pfile", str(out / "c"), "--make-bed", "--out", str(out / "b")], check=True
+        )
+        subprocess.run(
+            [
+                *plink,
+                "--pfile",
+                str(out / "c"),
+                "--export",
+                "bgen-1.2",
+                "bits=8",
+                "--out",
+                str(out / "g"),
+            ],
+            check=True,
+        )
+    if not files["vcz"].exists():
+        subprocess.run(
+            [str(BIN / "vcf2zarr"), "convert", str(vcf), str(files["vcz"]), "-p", "2"],
+            check=True,
+            capture_output=True,
+        )
+    return files
+
+
+def floor_pgen(path: Path, n: int, n_var: int) -> None:
+    import pgenlib
+
+    pvar = pgenlib.PvarReader(
+        bytes(path.with_suffix(".pvar" if path.suffix == ".pgen" else ".bim"))
+    )
+    reader = pgenlib.PgenReader(bytes(path), raw_sample_ct=n, pvar=pvar)
+    alleles = np.empty((n_var, 2 * n), dtype=np.int32)
+    phased = np.empty((n_var, n), dtype=np.uint8)
+    reader.read_alleles_and_phasepresent_range(0, n_var, alleles, phased)
+
+
+def floor_bgen(path: Path, n: int, n_var: int) -> None:
+    from bgen import BgenReader
+
+    with BgenReader(str(path), delay_parsing=False) as reader:
+        for var in reader:
+            _ = var.probabilities
+
+
+def floor_vcz(path: Path, n: int, n_var: int) -> None:
+    import zarr
+
+    root = zarr.open_group(str(path), mode="r")
+    root["call_genotype"][:n_var]
+    root["call_genotype_phased"][:n_var]
+
+
+FLOORS = {
+    "pgen": ("pgenlib read_alleles_and_phasepresent_range", floor_pgen),
+    "bed": ("pgenlib read_alleles_and_phasepresent_range", floor_pgen),
+    "bgen": ("bgen probabilities of every variant", floor_bgen),
+    "vcz": ("zarr call_genotype + phased slice", floor_vcz),
+}
+
+
+def best_of(fns, rounds: int = 3) -> list[float]:
+    """Best wall time of each function over alternating rounds."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def measure(n: int) -> list[str]:
+    folder = make_imputed(n)
+    files = convert(folder)
+    rows = sites(folder / "gt.vcf.gz")
+    variants = VariantList(
+        ("22",) * len(rows),
+        np.array([r[0] for r in rows]),
+        tuple(r[1] for r in rows),
+        tuple(r[2] for r in rows),
+        "benchmark",
+    )
+    tile = Tile("t", "22", 1, 10**8, None)
+    calls = n * len(rows)
+    lines = [
+        f"{n:,} samples x {len(rows)} variants (the whole file is the tile's region), best of 3:",
+        "",
+        "| format | library floor | floor | vcf2embed reader | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name, path in files.items():
+        label, floor = FLOORS[name]
+        t_floor, t_ours = best_of(
+            [
+                lambda f=floor, p=path: f(p, n, len(rows)),
+                lambda p=path: read_tile_genotypes(p, tile, variants, min_variant_match=0.0),
+            ]
+        )
+        lines.append(
+            f"| {name} | {label} | {calls / t_floor / 1e6:.1f} M/s | {calls / t_ours / 1e6:.1f} M/s "
+            f"| {t_floor / t_ours:.2f}x |"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def write_results(lines: list[str]) -> None:
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    body = path.read_text()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    section = "\n".join(
+        [
+            "## Biobank formats (benchmarks/formats.py)",
+            "",
+            f"Commit {commit}, {time.strftime('%Y-%m-%d')}, this machine (2 cores, 24 GB).",
+            "",
+            *lines,
+            "",
+        ]
+    )
+    pattern = re.compile(r"## Biobank formats \(benchmarks/formats.py\).*?(?=\n## |\Z)", re.S)
+    body = pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
+    path.write_text(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--no-results", action="store_true")
+    args = parser.parse_args()
+    lines = measure(args.samples)
+    if not args.no_results:
+        write_results(lines)
+
+
+if __name__ == "__main__":
+    main()
