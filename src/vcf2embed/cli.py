@@ -30,15 +30,32 @@ def with_model(tile, model: str | None):
 
 
 def _cmd_genotypes(args: argparse.Namespace) -> None:
-    from .genotypes import read_samples_file, read_tile_genotypes, resolve_vcf_path, save_genotypes
+    from .genotypes import read_samples_file, resolve_vcf_path, save_genotypes
     from .tiles import get_tile
     from .variants import load_variants
 
     tile = with_model(get_tile(args.tiles, args.tile), args.model)
-    variants = load_variants(tile.model, chrom=tile.chrom)
     samples = read_samples_file(args.samples) if args.samples else None
-    vcf = resolve_vcf_path(args.vcf, tile)
-    result = read_tile_genotypes(
+    try:
+        variants = load_variants(tile.model, chrom=tile.chrom)
+        vcf = resolve_vcf_path(args.vcf, tile)
+        result = _read_genotypes(args, tile, variants, samples, vcf)
+    except Vcf2EmbedError as exc:
+        if args.on_tile_error != "skip":
+            raise
+        from .tile_failures import write_genotypes_failure
+
+        write_genotypes_failure(args.out, tile.tile_id, str(exc))
+        return
+    save_genotypes(result, args.out)
+    _log_alignment(tile, result.qc)
+
+
+def _read_genotypes(args, tile, variants, samples, vcf):
+    """One tile's genotypes as the options ask."""
+    from .genotypes import read_tile_genotypes
+
+    return read_tile_genotypes(
         vcf,
         tile,
         variants,
@@ -49,8 +66,10 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
         args.min_info_r2,
         args.info_table,
     )
-    save_genotypes(result, args.out)
-    qc = result.qc
+
+
+def _log_alignment(tile, qc) -> None:
+    """One log line of how a tile's variants were found."""
     log.info(
         "tile %s: %d samples, %d/%d variants matched (%d exact, %d swapped, %d multi-allelic, "
         "%d by position), %d missing",
@@ -68,8 +87,8 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
 
 def _cmd_embed(args: argparse.Namespace) -> None:
     release_freed_memory()
-    from .genotypes import load_genotypes
-    from .models import load_model
+    from .errors import TileFailedError
+    from .tile_failures import write_embed_failure
     from .tiles import read_tiles
 
     if len(args.genotypes) != len(args.tile):
@@ -96,19 +115,28 @@ def _cmd_embed(args: argparse.Namespace) -> None:
             log.info("holding GPU slot %s (CUDA_VISIBLE_DEVICES=%s)", slot, slot)
         for tile_id, genotypes_path, model_path in zip(args.tile, args.genotypes, models):
             tile = with_model(table[tile_id], model_path)
-            genotypes = load_genotypes(genotypes_path)
-            if genotypes.tile_id != tile.tile_id:
-                raise Vcf2EmbedError(
-                    f"{genotypes_path} holds tile {genotypes.tile_id}, not {tile.tile_id}"
-                )
-            model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
-            _embed_one(args, tile, genotypes, model, config, slot)
+            try:
+                _embed_one(args, tile, genotypes_path, config, slot)
+            except TileFailedError as exc:
+                if args.on_tile_error != "skip":
+                    raise
+                write_embed_failure(args.outdir, tile, exc.stage, exc.message)
+            except Vcf2EmbedError as exc:
+                if args.on_tile_error != "skip":
+                    raise
+                write_embed_failure(args.outdir, tile, "embed", str(exc))
 
 
-def _embed_one(args, tile, genotypes, model, config, slot) -> None:
+def _embed_one(args, tile, genotypes_path, config, slot) -> None:
+    """Load one tile's genotypes and model, and embed it."""
     from .embed import embed_tile
+    from .genotypes import load_genotypes
+    from .models import load_model
 
-    started = time.time()
+    genotypes = load_genotypes(genotypes_path)
+    if genotypes.tile_id != tile.tile_id:
+        raise Vcf2EmbedError(f"{genotypes_path} holds tile {genotypes.tile_id}, not {tile.tile_id}")
+    model = load_model(tile.model, chrom=tile.chrom, allow_user_code=args.allow_user_code)
     result = embed_tile(
         genotypes,
         tile,
@@ -120,7 +148,7 @@ def _embed_one(args, tile, genotypes, model, config, slot) -> None:
         dtype=args.dtype,
         allow_unphased=args.allow_unphased,
         config=config,
-        extra_qc={"gpu_slot": slot, "started": started, "finished": time.time()} if slot else None,
+        extra_qc={"gpu_slot": slot} if slot else None,
     )
     log.info("tile %s: wrote %s", tile.tile_id, ", ".join(sorted(result.files)))
 
@@ -255,6 +283,7 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--info-table", help="imputation scores (UK Biobank mfi, or TSV pos ref alt info)"
     )
+    _on_tile_error_argument(p)
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_cmd_genotypes)
 
@@ -288,6 +317,7 @@ def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-slots", help="GPU ids shared by concurrent local jobs, e.g. 0,1")
     p.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
     p.add_argument("--config-json", help="the run's config, recorded in the metadata")
+    _on_tile_error_argument(p)
     p.set_defaults(func=_cmd_embed)
 
 
@@ -391,6 +421,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command in (None, name):
             add_arguments(p)
     return parser
+
+
+def _on_tile_error_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--on-tile-error",
+        choices=_enum("on_tile_error"),
+        default=default("on_tile_error"),
+        help="skip: record a failing tile (empty outputs, status failed in its QC) and go on",
+    )
 
 
 def _enum(key: str) -> list[str]:

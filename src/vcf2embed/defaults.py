@@ -27,3 +27,22 @@ def default(key: str, section: str | None = None) -> Any:
         return properties[key]["default"]
     except KeyError:
         raise KeyError(f"the config schema has no default for {key!r}") from None
+
+
+# the settings that shape a tile's embeddings: recorded in each output's metadata, and the only
+# ones an embed job's params carry (report settings never rerun it)
+GENOTYPES_KEYS = (
+    "vcf",
+    "samples",
+    "genotype_field",
+    "min_variant_match",
+    "reader",
+    "min_info_r2",
+    "info_table",
+)
+EMBED_KEYS = ("layers", "device", "dtype", "batch_size", "allow_unphased", "allow_user_code")
+
+
+def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run's config that shapes its embeddings."""
+    return {key: config.get(key) for key in (*GENOTYPES_KEYS, *EMBED_KEYS)}

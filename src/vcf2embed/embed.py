@@ -7,6 +7,7 @@ import json
 import logging
 import platform
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,7 @@ def embed_tile(
     Memory stays near the genotypes, the model and a few batches of activations: inputs are
     encoded per batch and each layer's rows go to its Parquet file as they come.
     """
+    started = time.time()
     run = _prepare(genotypes, tile, model, layers, device, dtype, allow_unphased, precision_rows)
     meta = tile_metadata(genotypes, tile, model, run.device, dtype, batch_size, config)
     writers = _LayerWriters(Path(outdir), tile.tile_id, model.latent, meta)
@@ -174,6 +176,7 @@ def embed_tile(
         qc["reduced_precision"] = precision
     qc.update(write_sample_qc(Path(outdir), tile.tile_id, genotypes, run.reconstruction))
     qc.update(extra_qc or {})
+    qc["started"], qc["finished"] = started, time.time()  # the window the tile held its device
     qc_path = Path(outdir) / "qc" / f"{tile.tile_id}.json"
     write_text_atomic(qc_path, json.dumps(qc, indent=2, sort_keys=True) + "\n")
     return EmbedResult(tile.tile_id, files, qc_path, qc)

@@ -25,3 +25,11 @@ class AlignmentError(Vcf2EmbedError):
 
 class OutputError(Vcf2EmbedError):
     """An output file could not be written (disk full, permissions)."""
+
+
+class TileFailedError(Vcf2EmbedError):
+    """A tile failed at an earlier step and was recorded as skipped (`on_tile_error: skip`)."""
+
+    def __init__(self, tile_id: str, stage: str, message: str) -> None:
+        super().__init__(f"tile {tile_id} failed in {stage}: {message}")
+        self.tile_id, self.stage, self.message = tile_id, stage, message

@@ -56,11 +56,24 @@ def qc_table_html(qcs: list[dict], path: Path) -> Path:
         "<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS) + "</tr>"
         for r in rows
     )
+    skipped = [r for r in rows if r["status"] != "ok"]
+    note = (
+        f"<p><b>{len(skipped)} of {len(rows)} tiles were skipped</b> (on_tile_error: skip):</p><ul>"
+        + "".join(
+            f"<li>{html.escape(str(r['tile_id']))} ({html.escape(r['status'])}): "
+            f"{html.escape(str(r['error']))}</li>"
+            for r in skipped
+        )
+        + "</ul>"
+        if skipped
+        else ""
+    )
     write_text_atomic(
         path,
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>vcf2embed QC</title>"
         "<style>td,th{padding:2px 8px;border-bottom:1px solid #ddd;font:13px sans-serif}</style>"
-        f"</head><body><h1>vcf2embed QC per tile</h1><table><tr>{head}</tr>{body}</table></body></html>\n",
+        f"</head><body><h1>vcf2embed QC per tile</h1>{note}<table><tr>{head}</tr>{body}"
+        "</table></body></html>\n",
     )
     return path
 
@@ -279,11 +292,14 @@ def make_report(
     """Write the report figures and tables into `out`; return them by name."""
     out = Path(out)
     embeddings = Path(embeddings)
-    qcs = [read_qc(p) for p in sorted(qc_paths)]
-    if not qcs:
+    every = [read_qc(p) for p in sorted(qc_paths)]
+    if not every:
         raise InputError("no tile QC files were given to the report")
+    qcs = [q for q in every if q.get("status") != "failed"]
+    if not qcs:
+        raise InputError("every tile failed (see qc_summary.tsv): nothing to report")
     files = {
-        "qc_table": qc_table_html(qcs, out / "qc_summary.html"),
+        "qc_table": qc_table_html(every, out / "qc_summary.html"),
         "match": match_figure(qcs, out / "match_concordance.png"),
     }
     tile_ids = [q["tile_id"] for q in qcs]

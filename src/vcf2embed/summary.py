@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from .errors import InputError
 from .files import write_text_atomic
 
+log = logging.getLogger(__name__)
+
 COLUMNS = (
     "tile_id",
+    "status",
     "chrom",
     "start",
     "end",
@@ -33,11 +37,23 @@ COLUMNS = (
     "reconstruction_dosage_r2",
     "latent_width",
     "device",
+    "error",
 )
 
 
 def summary_row(qc: dict) -> dict:
-    """Flatten one tile's QC JSON into a summary row."""
+    """Flatten one tile's QC JSON into a summary row (NA where a failed tile has no figure)."""
+    if qc.get("status") == "failed":
+        row = dict.fromkeys(COLUMNS, "NA")
+        row.update(
+            tile_id=qc["tile_id"],
+            status=f"failed_{qc.get('stage', 'embed')}",
+            chrom=qc["tile"]["chrom"],
+            start=qc["tile"]["start"],
+            end=qc["tile"]["end"],
+            error=" ".join(str(qc.get("error", "")).split()),
+        )
+        return row
     a = qc["alignment"]
     return {
         "tile_id": qc["tile_id"],
@@ -53,6 +69,8 @@ def summary_row(qc: dict) -> dict:
         "reconstruction_dosage_r2": _fmt(qc.get("reconstruction", {}).get("dosage_r2")),
         "latent_width": qc["layers"]["latent"]["width"],
         "device": qc["device"],
+        "status": "ok",
+        "error": "",
     }
 
 
@@ -91,6 +109,15 @@ def write_summary(qc_paths: list[Path], out: Path, samples_out: Path | None = No
                     if n_calls and conc != "NA":
                         correct[sid] = correct.get(sid, 0.0) + float(conc) * n_calls
     write_text_atomic(out, "\n".join(lines) + "\n")
+    failed = [line.split("\t")[0] for line in lines[1:] if line.split("\t")[1] != "ok"]
+    if failed:
+        log.warning(
+            "%d of %d tiles were skipped (on_tile_error: skip): %s; see %s",
+            len(failed),
+            len(lines) - 1,
+            ", ".join(failed[:10]),
+            out,
+        )
     if samples_out is not None:
         rows = ["sample_id\ttiles\tobserved_calls\treconstruction_concordance"]
         for sid in calls:

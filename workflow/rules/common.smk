@@ -5,6 +5,8 @@ import json
 from snakemake.exceptions import WorkflowError
 
 from vcf2embed import job_resources
+from vcf2embed.batches import embed_batches
+from vcf2embed.defaults import recorded_config
 from vcf2embed.errors import Vcf2EmbedError
 from vcf2embed.genotypes import resolve_vcf_path
 from vcf2embed.genotypes.sources import companion_files
@@ -20,14 +22,9 @@ except Vcf2EmbedError as exc:
 
 TILE_IDS = list(TILES)
 
-# One embed job runs several tiles, so torch is imported once per batch rather than per tile.
-TILES_PER_EMBED_JOB = int(config["tiles_per_embed_job"])
-BATCHES = {
-    f"b{start // TILES_PER_EMBED_JOB:05d}": TILE_IDS[
-        start : start + TILES_PER_EMBED_JOB
-    ]
-    for start in range(0, len(TILE_IDS), TILES_PER_EMBED_JOB)
-}
+# One embed job runs several tiles, so torch is imported once per batch rather than per tile;
+# a tile's batch follows from its ID, so edits of the tile table rerun only the tiles edited.
+BATCHES = embed_batches(TILE_IDS, int(config["tiles_per_embed_job"]))
 TILE_BATCH = {tile: batch for batch, tiles in BATCHES.items() for tile in tiles}
 
 
@@ -65,6 +62,17 @@ def tile_info_table(wildcards):
             "{chrom}", chrom[3:] if chrom.lower().startswith("chr") else chrom
         )
     ]
+
+
+def tile_row(tile_id):
+    """A tile's own row of the table: the params that rerun just this tile when it is edited."""
+    tile = TILES[tile_id]
+    return f"{tile.chrom}:{tile.start}-{tile.end} {tile.model or ''}"
+
+
+def batch_tile_rows(wildcards):
+    """The rows of an embed batch's tiles."""
+    return " ".join(f"{t}={tile_row(t)}" for t in BATCHES[wildcards.batch])
 
 
 def tile_model(tile_id):
@@ -206,12 +214,12 @@ def metadata_input(wildcards):
     return [config["sample_metadata"]] if config.get("sample_metadata") else []
 
 
-def report_options(wildcards, input):
-    """Options of `vcf2embed report` from the config."""
+def report_options():
+    """Options of `vcf2embed report` from the config (a plain value: a change reruns it)."""
     options = []
-    if input.metadata and config.get("color_by"):
+    if config.get("sample_metadata") and config.get("color_by"):
         options.append(
-            f"--sample-metadata '{input.metadata[0]}' --color-by '{config['color_by']}'"
+            f"--sample-metadata '{config['sample_metadata']}' --color-by '{config['color_by']}'"
         )
     if config.get("report_samples"):
         options.append(

@@ -2,7 +2,6 @@ rule embed:
     """Run a batch of tiles' models in one process: capture latent and configured layers."""
     input:
         genotypes=batch_genotypes,
-        tiles=config["tiles"],
         model=batch_models,
     output:
         directory(f"{OUTDIR}/.embed_batches/{{batch}}"),
@@ -14,6 +13,7 @@ rule embed:
         gpu=1,
         mem_mb=batch_mem_mb,
     params:
+        on_error=config["on_tile_error"],
         tile_args=batch_tile_args,
         layers=layers_arg(),
         device=config["device"],
@@ -22,12 +22,14 @@ rule embed:
         unphased=flag("allow_unphased", "--allow-unphased"),
         user_code=flag("allow_user_code", "--allow-user-code"),
         gpu_slots=gpu_slots_arg,
-        config_json=json.dumps(config, sort_keys=True),
+        tiles=config["tiles"],
+        rows=batch_tile_rows,
+        config_json=json.dumps(recorded_config(config), sort_keys=True),
     shell:
-        "vcf2embed embed {params.tile_args} --tiles '{input.tiles}' --outdir '{output}'"
+        "vcf2embed embed {params.tile_args} --tiles '{params.tiles}' --outdir '{output}'"
         " {params.layers} --device {params.device} --dtype {params.dtype}"
         " --batch-size {params.batch_size} {params.unphased} {params.user_code}"
-        " {params.gpu_slots} --config-json {params.config_json:q} 2> '{log}'"
+        " {params.gpu_slots} --config-json {params.config_json:q} --on-tile-error {params.on_error} 2> '{log}'"
 
 
 localrules:

@@ -4,7 +4,6 @@ rule genotypes:
         vcf=tile_vcf,
         companions=tile_companions,
         info_table=tile_info_table,
-        tiles=config["tiles"],
         model=model_files,
         samples=samples_input,
     output:
@@ -17,6 +16,9 @@ rule genotypes:
     resources:
         mem_mb=genotypes_mem_mb,
     params:
+        on_error=config["on_tile_error"],
+        tiles=config["tiles"],
+        row=lambda wildcards: tile_row(wildcards.tile),
         model=lambda wildcards: tile_model(wildcards.tile),
         vcf=config["vcf"],
         samples=samples_arg,
@@ -28,7 +30,7 @@ rule genotypes:
             f"--info-table '{input.info_table[0]}'" if input.info_table else ""
         ),
     shell:
-        "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile} --model '{params.model}'"
+        "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{params.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
         " --min-variant-match {params.min_match} --reader {params.reader}"
-        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' 2> '{log}'"
+        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' --on-tile-error {params.on_error} 2> '{log}'"

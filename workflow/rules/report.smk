@@ -54,7 +54,7 @@ rule report:
     params:
         embeddings=lambda wildcards, input: Path(input.latent[0]).parent.parent,
         out=lambda wildcards, output: Path(output.pca).parent,
-        options=report_options,
+        options=report_options(),
     shell:
         "vcf2embed report {input.qc:q} --embeddings '{params.embeddings}'"
         " --out '{params.out}' {params.options} 2> '{log}'"

@@ -2,7 +2,6 @@ rule train:
     """Train a model for a tile that the tile table lists without one."""
     input:
         vcf=tile_vcf,
-        tiles=config["tiles"],
         samples=samples_input,
     output:
         multiext(
@@ -18,10 +17,12 @@ rule train:
     resources:
         mem_mb=4000,
     params:
+        tiles=config["tiles"],
+        row=lambda wildcards: tile_row(wildcards.tile),
         vcf=config["vcf"],
         out=lambda wildcards, output: Path(output[0]).parent,
         samples=samples_arg,
         settings=train_args(),
     shell:
-        "vcf2embed train --vcf '{params.vcf}' --tiles '{input.tiles}' --tile {wildcards.tile}"
+        "vcf2embed train --vcf '{params.vcf}' --tiles '{params.tiles}' --tile {wildcards.tile}"
         " {params.samples} --out '{params.out}' {params.settings} 2> '{log}'"

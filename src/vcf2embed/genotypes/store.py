@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, TileFailedError
 from ..files import write_npz
 from .qc import AlignmentQC
 from .tile import TileGenotypes
@@ -169,6 +169,8 @@ def load_genotypes(path: str | Path) -> TileGenotypes:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            if "failed" in meta:
+                raise TileFailedError(meta["tile_id"], "genotypes", meta["failed"])
             if meta.get("store_version") != STORE_VERSION:
                 raise InputError(
                     f"{path}: written by another version of vcf2embed; delete it and rerun the "
