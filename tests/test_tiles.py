@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vcf2embed.errors import InputError
-from vcf2embed.tiles import read_tiles
+from vcf2embed.tiles import read_tiles, unmodelled_regions
 
 HEADER = "tile_id\tchrom\tstart\tend\tmodel\n"
 
@@ -32,7 +32,10 @@ def test_reads_and_resolves_models(tmp_path: Path) -> None:
         ("a\t22\t20\t10\tm\n", "end must not be before start"),
         ("a\t22\tx\t10\tm\n", "must be integers"),
         ("a\t22\t1\t10\tnope\n", "model .*nope of tile a does not exist"),
-        ("a b\t22\t1\t10\tm\n", "may hold only"),
+        ("a b\t22\t1\t10\tm\n", "hold only letters"),
+        (".hidden\t22\t1\t10\tm\n", "start with a letter or digit"),
+        ("_meta\t22\t1\t10\tm\n", "hidden from Arrow"),
+        ("a/b\t22\t1\t10\tm\n", "hold only letters"),
         ("", "lists no tiles"),
     ],
 )
@@ -58,20 +61,22 @@ def test_lab_regions_file_with_metadata(tmp_path: Path, example: Path) -> None:
         f"VMV1\t{example / 'models' / 'tile01'}\ttile01\nVMV2\t{example / 'models' / 'tile01'}\ttile01.pth\n"
     )
     tiles = read_tiles(lab / "regions_file.txt")
-    assert [(t.tile_id, t.chrom, t.start, t.end) for t in tiles] == [
-        ("VMV1", "22", 17000001, 17220000),
-        ("VMV2", "22", 17300001, 17520000),
+    assert [(t.tile_id, t.chrom, t.start, t.end, t.label) for t in tiles] == [
+        ("22_17000001-17220000", "22", 17000001, 17220000, "VMV1"),
+        ("22_17300001-17520000", "22", 17300001, 17520000, "VMV2"),
     ]
     assert tiles[0].model == example / "models" / "tile01" / "tile01.pth" == tiles[1].model
 
 
 def test_lab_regions_file_errors(tmp_path: Path) -> None:
     (tmp_path / "regions_file.txt").write_text("22:1-100\tA\n")
-    with pytest.raises(InputError, match="metadata.tsv .* is missing"):
+    with pytest.raises(InputError, match="metadata.tsv .* is in none of: .*best_model_weights"):
         read_tiles(tmp_path / "regions_file.txt")
     (tmp_path / "metadata.tsv").write_text("B\tm\tmodel\n")
-    with pytest.raises(InputError, match="tile A has no line in"):
+    # a region without a model line is left out and listed, not an error
+    with pytest.raises(InputError, match="lists no tiles"):
         read_tiles(tmp_path / "regions_file.txt")
+    assert [t.label for t in unmodelled_regions(tmp_path / "regions_file.txt")] == ["A"]
     (tmp_path / "regions_file.txt").write_text("22:1-100\tB\n22-5\tB\n")
     with pytest.raises(InputError, match="line 2: expected chrom:start-end"):
         read_tiles(tmp_path / "regions_file.txt", check_models=False)

@@ -34,7 +34,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     from .tiles import get_tile
     from .variants import load_variants
 
-    tile = with_model(get_tile(args.tiles, args.tile), args.model)
+    tile = with_model(get_tile(args.tiles, args.tile, lab_metadata=args.lab_metadata), args.model)
     samples = read_samples_file(args.samples) if args.samples else None
     try:
         variants = load_variants(tile.model, chrom=tile.chrom)
@@ -99,7 +99,10 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     models = args.model or [None] * len(args.tile)
     if len(models) != len(args.tile):
         raise Vcf2EmbedError("give --model once per --tile, or not at all")
-    table = {t.tile_id: t for t in read_tiles(args.tiles, check_models=False)}
+    table = {
+        t.tile_id: t
+        for t in read_tiles(args.tiles, check_models=False, lab_metadata=args.lab_metadata)
+    }
     unknown = [t for t in args.tile if t not in table]
     if unknown:
         raise Vcf2EmbedError(f"{args.tiles}: no tile with tile_id {', '.join(unknown)}")
@@ -170,9 +173,11 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
 def _cmd_summarize(args: argparse.Namespace) -> None:
     from .summary import write_summary
+    from .tiles import unmodelled_regions
 
     samples_out = Path(args.samples_out) if args.samples_out else None
-    write_summary([Path(p) for p in args.qc], Path(args.out), samples_out)
+    absent = unmodelled_regions(args.tiles, args.lab_metadata) if args.tiles else []
+    write_summary([Path(p) for p in args.qc], Path(args.out), samples_out, absent)
 
 
 def _cmd_matrix(args: argparse.Namespace) -> None:
@@ -284,6 +289,7 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
         "--info-table", help="imputation scores (UK Biobank mfi, or TSV pos ref alt info)"
     )
     _on_tile_error_argument(p)
+    _lab_metadata_argument(p)
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_cmd_genotypes)
 
@@ -318,6 +324,7 @@ def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-lock-dir", help="folder of the slot locks (default OUTDIR/.gpu_slots)")
     p.add_argument("--config-json", help="the run's config, recorded in the metadata")
     _on_tile_error_argument(p)
+    _lab_metadata_argument(p)
     p.set_defaults(func=_cmd_embed)
 
 
@@ -387,6 +394,8 @@ def _summarize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("qc", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--samples-out", help="also write per-sample reconstruction concordance here")
+    p.add_argument("--tiles", help="the tile table: its lab regions without a model are listed")
+    _lab_metadata_argument(p)
     p.set_defaults(func=_cmd_summarize)
 
 
@@ -421,6 +430,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command in (None, name):
             add_arguments(p)
     return parser
+
+
+def _lab_metadata_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lab-metadata",
+        help="the lab's metadata.tsv (default: beside the regions file, else "
+        "best_model_weights/metadata.tsv)",
+    )
 
 
 def _on_tile_error_argument(p: argparse.ArgumentParser) -> None:

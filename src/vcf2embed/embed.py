@@ -250,7 +250,7 @@ def tile_metadata(
     """What every output file of a tile records: model, alignment, device, versions, config."""
     return {
         "tile_id": tile.tile_id,
-        "tile": {"chrom": tile.chrom, "start": tile.start, "end": tile.end},
+        "tile": {"chrom": tile.chrom, "start": tile.start, "end": tile.end, "label": tile.label},
         "model": {
             "path": str(model.path),
             "format": model.format,

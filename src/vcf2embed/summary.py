@@ -86,7 +86,23 @@ def read_qc(path: Path) -> dict:
         raise InputError(f"{path}: cannot read tile QC ({exc})") from None
 
 
-def write_summary(qc_paths: list[Path], out: Path, samples_out: Path | None = None) -> None:
+def absent_row(tile) -> dict:
+    """The summary row of a lab region that has no model (not embedded)."""
+    row = dict.fromkeys(COLUMNS, "NA")
+    row.update(
+        tile_id=tile.tile_id,
+        status="no_model",
+        chrom=tile.chrom,
+        start=tile.start,
+        end=tile.end,
+        error=f"no model line for lab tile {tile.label} in the lab's metadata.tsv",
+    )
+    return row
+
+
+def write_summary(
+    qc_paths: list[Path], out: Path, samples_out: Path | None = None, absent: list | None = None
+) -> None:
     """Write the per-tile TSV summary and, optionally, per-sample reconstruction concordance."""
     lines = ["\t".join(COLUMNS)]
     correct: dict[str, float] = {}
@@ -108,11 +124,14 @@ def write_summary(qc_paths: list[Path], out: Path, samples_out: Path | None = No
                     tiles[sid] = tiles.get(sid, 0) + 1
                     if n_calls and conc != "NA":
                         correct[sid] = correct.get(sid, 0.0) + float(conc) * n_calls
+    for tile in absent or []:
+        row = absent_row(tile)
+        lines.append("\t".join(str(row[c]) for c in COLUMNS))
     write_text_atomic(out, "\n".join(lines) + "\n")
     failed = [line.split("\t")[0] for line in lines[1:] if line.split("\t")[1] != "ok"]
     if failed:
         log.warning(
-            "%d of %d tiles were skipped (on_tile_error: skip): %s; see %s",
+            "%d of %d tiles were not embedded (failed and skipped, or without a model): %s; see %s",
             len(failed),
             len(lines) - 1,
             ", ".join(failed[:10]),

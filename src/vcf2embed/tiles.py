@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .lab_tiles import LAB_REGION, lab_rows
 
 REQUIRED_COLUMNS = ("tile_id", "chrom", "start", "end", "model")
-_TILE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+# names output files: no leading dot or underscore (dataset readers skip such files), no '/'
+_TILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Tile:
     start: int
     end: int
     model: Path | None  # None: no model yet (the workflow trains one)
+    label: str | None = None  # the lab's tile suffix (`.17274081-17382360.vcf.VMV1`), if any
 
     @property
     def region(self) -> str:
@@ -28,17 +31,25 @@ class Tile:
         return f"{self.chrom}:{self.start}-{self.end}"
 
 
-_LAB_REGION = re.compile(r"^(\S+):(\d+)-(\d+)\s+(\S+)\s*$")
-LAB_METADATA = "metadata.tsv"
-
-
-def read_tiles(path: str | Path, check_models: bool = True) -> list[Tile]:
+def read_tiles(
+    path: str | Path, check_models: bool = True, lab_metadata: str | Path | None = None
+) -> list[Tile]:
     """Read and validate a tile table; model paths resolve against its folder.
 
     Two formats: the TSV with a header `tile_id chrom start end model`, or the lab's
-    `regions_file.txt` (`22:17274081-17382360<TAB>SUFFIX` per line) with `metadata.tsv`
-    (`SUFFIX<TAB>MODEL_DIR<TAB>MODEL_NAME`) in the same folder.
+    `regions_file.txt` with its `metadata.tsv` (see `lab_tiles`); a lab region without a model
+    is left out here (`unmodelled_regions` lists it).
     """
+    return _validate(path, _rows(path, lab_metadata)[0], check_models)
+
+
+def unmodelled_regions(path: str | Path, lab_metadata: str | Path | None = None) -> list[Tile]:
+    """The lab regions that have no model (not embedded; reported as `no_model`)."""
+    return _validate(path, _rows(path, lab_metadata)[1], check_models=False, allow_empty=True)
+
+
+def _rows(path: str | Path, lab_metadata: str | Path | None) -> tuple[list[tuple], list[tuple]]:
+    """The table's rows, and (lab tables) the regions without a model."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"tile table {path} does not exist; set `tiles:` to a TSV file")
@@ -47,11 +58,9 @@ def read_tiles(path: str | Path, check_models: bool = True) -> list[Tile]:
     if not lines:
         raise InputError(f"{path}: the tile table is empty; it needs a header line")
     first = next((line for line in lines if line.strip()), "")
-    if _LAB_REGION.match(first):
-        rows = _lab_rows(path, lines)
-    else:
-        rows = _table_rows(path, lines)
-    return _validate(path, rows, check_models)
+    if LAB_REGION.match(first):
+        return lab_rows(path, lines, lab_metadata)
+    return _table_rows(path, lines), []
 
 
 def _table_rows(path: Path, lines: list[str]) -> list[tuple]:
@@ -77,54 +86,23 @@ def _table_rows(path: Path, lines: list[str]) -> list[tuple]:
                 lineno,
                 *(fields[col[c]].strip() for c in ("tile_id", "chrom", "start", "end", "model")),
                 path.parent,
+                None,
             )
         )
     return rows
 
 
-def _lab_rows(path: Path, lines: list[str]) -> list[tuple]:
-    """Rows of the lab's regions file, with models from the metadata.tsv beside it."""
-    metadata = path.parent / LAB_METADATA
-    if not metadata.is_file():
-        raise InputError(
-            f"{path} is a lab regions file, but {metadata} (SUFFIX, MODEL_DIR, MODEL_NAME per line) "
-            "is missing; put it beside the regions file"
-        )
-    models: dict[str, str] = {}
-    for lineno, line in enumerate(metadata.read_text().splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) < 3:
-            raise InputError(
-                f"{metadata}, line {lineno}: expected SUFFIX<TAB>MODEL_DIR<TAB>MODEL_NAME"
-            )
-        name = fields[2].strip()
-        if not name.endswith(".pth"):
-            name += ".pth"
-        models[fields[0].strip()] = str(Path(fields[1].strip()) / name)
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        match = _LAB_REGION.match(line)
-        if not match:
-            raise InputError(f"{path}, line {lineno}: expected chrom:start-end<TAB>SUFFIX")
-        chrom, start, end, suffix = match.groups()
-        if suffix not in models:
-            raise InputError(f"{path}, line {lineno}: tile {suffix} has no line in {metadata}")
-        rows.append((lineno, suffix, chrom, start, end, models[suffix], metadata.parent))
-    return rows
-
-
-def _validate(path: Path, rows: list[tuple], check_models: bool) -> list[Tile]:
+def _validate(
+    path: str | Path, rows: list[tuple], check_models: bool, allow_empty: bool = False
+) -> list[Tile]:
     tiles: list[Tile] = []
     seen: dict[str, int] = {}
-    for lineno, tile_id, chrom, start_text, end_text, model_text, base in rows:
+    for lineno, tile_id, chrom, start_text, end_text, model_text, base, label in rows:
         if not _TILE_ID.match(tile_id):
             raise InputError(
-                f"{path}, line {lineno}: tile_id {tile_id!r} may hold only letters, digits, "
-                "'.', '_' and '-' (it names output files)"
+                f"{path}, line {lineno}: tile_id {tile_id!r} names output files, so it must start "
+                "with a letter or digit and hold only letters, digits, '.', '_' and '-' (a name "
+                "starting with '.' or '_' is hidden from Arrow's dataset readers)"
             )
         if tile_id in seen:
             raise InputError(
@@ -148,15 +126,20 @@ def _validate(path: Path, rows: list[tuple], check_models: bool) -> list[Tile]:
             raise InputError(
                 f"{path}, line {lineno}: model {model} of tile {tile_id} does not exist"
             )
-        tiles.append(Tile(tile_id, chrom, start, end, model))
-    if not tiles:
+        tiles.append(Tile(tile_id, chrom, start, end, model, label))
+    if not tiles and not allow_empty:
         raise InputError(f"{path}: the tile table lists no tiles")
     return tiles
 
 
-def get_tile(path: str | Path, tile_id: str, check_models: bool = True) -> Tile:
+def get_tile(
+    path: str | Path,
+    tile_id: str,
+    check_models: bool = True,
+    lab_metadata: str | Path | None = None,
+) -> Tile:
     """Return the tile `tile_id` of the table at `path`."""
-    for tile in read_tiles(path, check_models):
+    for tile in read_tiles(path, check_models, lab_metadata):
         if tile.tile_id == tile_id:
             return tile
     raise InputError(f"{path}: no tile with tile_id {tile_id!r}")

@@ -10,15 +10,32 @@ from vcf2embed.defaults import recorded_config
 from vcf2embed.errors import Vcf2EmbedError
 from vcf2embed.genotypes import resolve_vcf_path
 from vcf2embed.genotypes.sources import companion_files
-from vcf2embed.tiles import read_tiles
+from vcf2embed.tiles import read_tiles, unmodelled_regions
 from vcf2embed.variants import model_files as model_file_list
 
 OUTDIR = config["outdir"].rstrip("/")
 
 try:
-    TILES = {tile.tile_id: tile for tile in read_tiles(config["tiles"])}
+    TILES = {
+        tile.tile_id: tile
+        for tile in read_tiles(config["tiles"], lab_metadata=config["lab_metadata"])
+    }
+    NO_MODEL = unmodelled_regions(config["tiles"], config["lab_metadata"])
 except Vcf2EmbedError as exc:
     raise WorkflowError(f"config tiles: {exc}")
+if NO_MODEL:
+    logger.warning(
+        f"{len(NO_MODEL)} lab region(s) have no model and are not embedded (listed in "
+        f"qc_summary.tsv as no_model): {', '.join(t.label for t in NO_MODEL[:5])}"
+    )
+
+
+def lab_metadata_arg():
+    """The --lab-metadata option, when `lab_metadata` is set."""
+    return (
+        f"--lab-metadata '{config['lab_metadata']}'" if config["lab_metadata"] else ""
+    )
+
 
 TILE_IDS = list(TILES)
 

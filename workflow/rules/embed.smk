@@ -13,6 +13,7 @@ rule embed:
         gpu=1,
         mem_mb=batch_mem_mb,
     params:
+        lab=lab_metadata_arg(),
         on_error=config["on_tile_error"],
         tile_args=batch_tile_args,
         layers=layers_arg(),
@@ -24,12 +25,14 @@ rule embed:
         gpu_slots=gpu_slots_arg,
         tiles=config["tiles"],
         rows=batch_tile_rows,
-        config_json=json.dumps(recorded_config(config), sort_keys=True),
+        config_json=lambda wildcards: json.dumps(
+            recorded_config(config), sort_keys=True
+        ),
     shell:
         "vcf2embed embed {params.tile_args} --tiles '{params.tiles}' --outdir '{output}'"
         " {params.layers} --device {params.device} --dtype {params.dtype}"
         " --batch-size {params.batch_size} {params.unphased} {params.user_code}"
-        " {params.gpu_slots} --config-json {params.config_json:q} --on-tile-error {params.on_error} 2> '{log}'"
+        " {params.gpu_slots} --config-json {params.config_json:q} --on-tile-error {params.on_error} {params.lab} 2> '{log}'"
 
 
 localrules:

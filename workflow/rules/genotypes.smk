@@ -16,11 +16,12 @@ rule genotypes:
     resources:
         mem_mb=genotypes_mem_mb,
     params:
+        lab=lab_metadata_arg(),
         on_error=config["on_tile_error"],
         tiles=config["tiles"],
         row=lambda wildcards: tile_row(wildcards.tile),
         model=lambda wildcards: tile_model(wildcards.tile),
-        vcf=config["vcf"],
+        vcf=lambda wildcards: config["vcf"],  # a pattern: not expanded by Snakemake
         samples=samples_arg,
         field=config["genotype_field"],
         min_match=config["min_variant_match"],
@@ -33,4 +34,4 @@ rule genotypes:
         "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{params.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
         " --min-variant-match {params.min_match} --reader {params.reader}"
-        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' --on-tile-error {params.on_error} 2> '{log}'"
+        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' --on-tile-error {params.on_error} {params.lab} 2> '{log}'"

@@ -1,7 +1,8 @@
 rule qc_summary:
     """Collect every tile's QC into one table per tile and one per sample."""
     input:
-        expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
+        qc=expand(f"{OUTDIR}/qc/{{tile}}.json", tile=TILE_IDS),
+        tiles=config["tiles"],
     output:
         tiles=f"{OUTDIR}/qc_summary.tsv",
         samples=f"{OUTDIR}/qc_samples.tsv",
@@ -9,8 +10,11 @@ rule qc_summary:
         f"{OUTDIR}/logs/qc_summary.log",
     conda:
         "../../envs/vcf2embed.yaml"
+    params:
+        lab=lab_metadata_arg(),
     shell:
-        "vcf2embed summarize {input:q} --out '{output.tiles}' --samples-out '{output.samples}' 2> '{log}'"
+        "vcf2embed summarize {input.qc:q} --out '{output.tiles}' --samples-out '{output.samples}'"
+        " --tiles '{input.tiles}' {params.lab} 2> '{log}'"
 
 
 rule report:

@@ -19,7 +19,7 @@ rule train:
     params:
         tiles=config["tiles"],
         row=lambda wildcards: tile_row(wildcards.tile),
-        vcf=config["vcf"],
+        vcf=lambda wildcards: config["vcf"],  # a pattern: not expanded by Snakemake
         out=lambda wildcards, output: Path(output[0]).parent,
         samples=samples_arg,
         settings=train_args(),

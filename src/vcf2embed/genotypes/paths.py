@@ -18,6 +18,13 @@ def resolve_vcf_path(pattern: str, tile: Tile) -> Path:
             if Path(cand).exists():
                 return Path(cand.replace("{tile}", tile.tile_id))
         raise InputError(f"no VCF for chromosome {tile.chrom}: tried {', '.join(candidates)}")
+    if "{suffix}" in pattern:
+        if tile.label is None:
+            raise InputError(
+                f"`vcf: {pattern}` holds {{suffix}}, the lab's tile suffix, but tile "
+                f"{tile.tile_id} comes from a table without one; use {{tile}} or {{chrom}}"
+            )
+        pattern = pattern.replace("{suffix}", tile.label)
     path = Path(pattern.replace("{tile}", tile.tile_id))
     if not path.exists():
         raise InputError(

@@ -173,7 +173,8 @@ class Cyvcf2Source(Source):
     """Any indexed VCF/BCF, read record by record through cyvcf2."""
 
     reader = "cyvcf2"
-    suffixes = (".vcf.gz", ".vcf.bgz", ".bcf")
+    # ".gz": any bgzipped VCF, e.g. the lab's per-tile input_chr22<SUFFIX>.gz
+    suffixes = (".vcf.gz", ".vcf.bgz", ".gz", ".bcf")
     description = "an indexed VCF or BCF"
 
     @classmethod

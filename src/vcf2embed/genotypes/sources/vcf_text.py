@@ -63,7 +63,8 @@ class VcfTextSource(Source):
     """A bgzipped, tabix-indexed VCF whose GT text is decoded with numpy."""
 
     reader = "text"
-    suffixes = (".vcf.gz", ".vcf.bgz")
+    # ".gz": any bgzipped VCF, e.g. the lab's per-tile input_chr22<SUFFIX>.gz
+    suffixes = (".vcf.gz", ".vcf.bgz", ".gz")
     description = "a bgzipped, tabix-indexed VCF and the `tabix` command"
 
     @classmethod
