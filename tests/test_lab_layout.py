@@ -114,9 +114,13 @@ def test_every_reader_sees_every_row_and_per_tile_files_equal_the_whole_vcf(lab,
     for results in (whole, per_tile):
         folder = results / "embeddings"
         arrow = ds.dataset(folder, format="parquet", partitioning="hive").count_rows()
-        duck = duckdb.connect().execute(
-            f"SELECT count(*) FROM read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"
-        ).fetchall()[0][0]
+        duck = (
+            duckdb.connect()
+            .execute(
+                f"SELECT count(*) FROM read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"
+            )
+            .fetchall()[0][0]
+        )
         polars = pl.scan_parquet(f"{folder}/**/*.parquet", hive_partitioning=True).collect().height
         assert arrow == duck == polars == 2 * 330  # two tiles with models, latent only
     for tile in ("22_17000001-17220000", "22_17300001-17520000"):
