@@ -25,6 +25,14 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
+        # every file the workflow writes, so that deleting any one reruns just what makes it
         expand(f"{OUTDIR}/embeddings/layer=latent/{{tile}}.parquet", tile=TILE_IDS),
+        LAYER_FILES,
+        expand(
+            f"{OUTDIR}/qc/{{tile}}.{{kind}}",
+            tile=TILE_IDS,
+            kind=["json", "samples.tsv"],
+        ),
         f"{OUTDIR}/qc_summary.tsv",
-        f"{OUTDIR}/report/latent_pca.png",
+        f"{OUTDIR}/qc_samples.tsv",
+        rules.report.output,

@@ -144,3 +144,32 @@ def test_tiny_cohorts_run_the_default_workflow(tmp_path: Path, example: Path, n:
     assert (tmp_path / "results" / "report" / "latent_pca.png").stat().st_size > 0
     dataset = ds.dataset(tmp_path / "results" / "embeddings" / "layer=latent", format="parquet")
     assert dataset.count_rows() == 5 * n
+
+
+OUTPUT_KINDS = [
+    "embeddings/layer=latent/tile02.parquet",
+    "embeddings/layer=encoder.0/tile04.parquet",
+    "qc/tile03.json",
+    "qc/tile01.samples.tsv",
+    "qc_summary.tsv",
+    "qc_samples.tsv",
+    "report/latent_pca.tsv",
+    "report/latent_pca.json",
+    "report/activations.png",
+    "report/qc_summary.html",
+]
+
+
+def test_every_deleted_output_is_rebuilt_equal(done: Path, example: Path) -> None:
+    config(example, done)
+    assert planned(done) == {}
+    results = done / "results"
+    before = {name: (results / name).read_bytes() for name in OUTPUT_KINDS}
+    (results / "embeddings/layer=encoder.0/tile04.parquet").unlink()
+    assert planned(done) == {"publish_layer": 1, "all": 1}  # exactly the file deleted
+    for name in OUTPUT_KINDS:
+        (results / name).unlink(missing_ok=True)
+    proc = snakemake(done, "--configfile", "cfg.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in OUTPUT_KINDS:
+        assert (results / name).read_bytes() == before[name], name

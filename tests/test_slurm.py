@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from helpers import snakemake_command, venv_env
 
+from vcf2embed.batches import embed_batches
 from vcf2embed.parquet import read_embeddings, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,9 +115,13 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
         ["squeue", "-t", "all", "-h", "-o", "%i|%P|%T|%k"], capture_output=True, text=True
     ).stdout.splitlines()
     jobs = [r.split("|") for r in rows if int(r.split("|")[0]) not in before]
-    # 5 tiles, genotypes in groups of 3: 2 jobs; 3 embed batches in groups of 3: 1 job;
+    # 5 tiles, genotypes in groups of 3: 2 jobs; the embed batches (by tile ID) in groups of 3;
     # the summary and the report: 1 job each; publishing runs on the submitting host
-    assert len(jobs) == 5, jobs
+    tile_ids = [
+        line.split("\t")[0] for line in (example / "tiles.tsv").read_text().splitlines()[1:]
+    ]
+    embed_jobs = -(-len(embed_batches(tile_ids, 2)) // 3)
+    assert len(jobs) == 2 + embed_jobs + 2, jobs
     assert all(state == "COMPLETED" for _, _, state, _ in jobs), jobs
     embed_partitions = {part for _, part, _, comment in jobs if "embed" in comment}
     other_partitions = {part for _, part, _, comment in jobs if "embed" not in comment}

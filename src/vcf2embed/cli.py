@@ -38,6 +38,7 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
     samples = read_samples_file(args.samples) if args.samples else None
     try:
         variants = load_variants(tile.model, chrom=tile.chrom)
+        _warn_outside_span(tile, variants)
         vcf = resolve_vcf_path(args.vcf, tile)
         result = _read_genotypes(args, tile, variants, samples, vcf)
     except Vcf2EmbedError as exc:
@@ -49,6 +50,21 @@ def _cmd_genotypes(args: argparse.Namespace) -> None:
         return
     save_genotypes(result, args.out)
     _log_alignment(tile, result.qc)
+
+
+def _warn_outside_span(tile, variants) -> None:
+    """Warn when a model's variants lie outside its tile's span (the model's span is read)."""
+    lo, hi = int(variants.pos.min()), int(variants.pos.max())
+    if lo < tile.start or hi > tile.end:
+        log.warning(
+            "tile %s spans %s, but its model's variants lie in %s:%d-%d; the model's variants "
+            "are what is read (check that --model belongs to this tile)",
+            tile.tile_id,
+            tile.region,
+            tile.chrom,
+            lo,
+            hi,
+        )
 
 
 def _read_genotypes(args, tile, variants, samples, vcf):
@@ -241,6 +257,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .report import make_report
 
+    if args.color_by and not args.sample_metadata:
+        raise Vcf2EmbedError(
+            f"--color-by {args.color_by} needs --sample-metadata, the table that holds that column"
+        )
     files = make_report(
         [Path(p) for p in args.qc],
         args.embeddings,
@@ -258,12 +278,17 @@ def _cmd_report(args: argparse.Namespace) -> None:
 def _cmd_publish(args: argparse.Namespace) -> None:
     from .files import publish_tile
 
-    for path in publish_tile(args.batch_dir, args.outdir, args.tile):
+    for path in publish_tile(args.batch_dir, args.outdir, args.tile, args.layer):
         log.info("published %s", path)
 
 
 def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--vcf", required=True, help="VCF/BCF, or a pattern with {chrom} or {tile}")
+    p.add_argument(
+        "--vcf",
+        required=True,
+        help="genotype file (VCF/BCF, PGEN, BED, BGEN, VCZ), or a pattern with {chrom}, {tile} "
+        "or {suffix}",
+    )
     p.add_argument("--tiles", required=True, help="tile table (TSV)")
     p.add_argument("--tile", required=True, help="tile_id to read")
     p.add_argument("--samples", help="file of sample IDs to keep, in output order")
@@ -276,8 +301,8 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
         "--reader",
         choices=_enum("reader"),
         default=default("reader"),
-        help="text: vectorised reader of .vcf.gz GT text; bcf: vectorised reader of BCF records; "
-        "cyvcf2: any VCF/BCF",
+        help="auto picks by file name; text: vectorised reader of .vcf.gz; bcf: of BCF records; "
+        "cyvcf2: any VCF/BCF; pgen, bed, bgen, vcz: those formats",
     )
     p.add_argument(
         "--min-info-r2",
@@ -332,6 +357,7 @@ def _publish_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-dir", required=True)
     p.add_argument("--outdir", required=True)
     p.add_argument("--tile", required=True)
+    p.add_argument("--layer", help="publish this captured layer's file only (e.g. encoder.0)")
     p.set_defaults(func=_cmd_publish)
 
 
@@ -418,6 +444,25 @@ _COMMANDS = {
 }
 
 
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, but not the empty ones."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _describe_config_options(p: argparse.ArgumentParser) -> None:
+    """Give options that mirror a config key without help of their own that key's description."""
+    from .defaults import schema
+
+    keys = schema()["properties"]
+    for action in p._actions:
+        if action.help is None and action.dest in keys:
+            action.help = keys[action.dest].get("description", f"the config key {action.dest}")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Return the argument parser: every sub-command, with the options of `command` (of all
     when None; building only one saves each pipeline job a little start-up)."""
@@ -426,9 +471,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, formatter_class=_DefaultsShown)
         if command in (None, name):
             add_arguments(p)
+            _describe_config_options(p)
     return parser
 
 

@@ -45,6 +45,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = temp_beside(final)
     try:
         yield tmp
+        # a writer that replaced the file (safetensors does) made it 0600: every output is
+        # readable by lab-mates as the umask allows
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, final)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -96,28 +99,48 @@ def sha256_of(paths: list[Path]) -> str:
 
 
 def publish_tile(
-    batch_dir: str | os.PathLike[str], outdir: str | os.PathLike[str], tile_id: str
+    batch_dir: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    tile_id: str,
+    layer: str | None = None,
 ) -> list[Path]:
-    """Link one tile's embed outputs from a batch folder into `outdir`; drop its stale layer files."""
+    """Link one tile's outputs from a batch folder into `outdir`: its latent and QC files (and
+    drop its layer files an earlier config left, with folders they leave empty), or, with
+    `layer`, that one layer's file."""
     batch_dir, outdir = Path(batch_dir), Path(outdir)
-    sources = sorted(batch_dir.glob(f"embeddings/layer=*/{tile_id}.parquet"))
-    sources += [batch_dir / "qc" / f"{tile_id}.samples.tsv", batch_dir / "qc" / f"{tile_id}.json"]
-    wanted = {src.relative_to(batch_dir) for src in sources}
+    if layer is not None:
+        return [
+            _link(batch_dir, outdir, Path("embeddings") / f"layer={layer}" / f"{tile_id}.parquet")
+        ]
+    wanted = {
+        p.relative_to(batch_dir) for p in batch_dir.glob(f"embeddings/layer=*/{tile_id}.parquet")
+    }
     for stale in outdir.glob(f"embeddings/layer=*/{tile_id}.parquet"):
         if stale.relative_to(outdir) not in wanted:
             stale.unlink()
-    published = []
-    for src in sources:  # the QC JSON last: it marks the tile complete
-        dst = outdir / src.relative_to(batch_dir)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(dst) as tmp:
-            tmp.unlink()
-            try:
-                os.link(src, tmp)
-            except OSError:  # another file system: copy instead
-                import shutil
+            with contextlib.suppress(OSError):  # only when the layer's folder is now empty
+                stale.parent.rmdir()
+    names = [
+        Path("embeddings") / "layer=latent" / f"{tile_id}.parquet",
+        Path("qc") / f"{tile_id}.samples.tsv",
+        Path("qc") / f"{tile_id}.json",  # last: it marks the tile complete
+    ]
+    return [_link(batch_dir, outdir, name) for name in names]
 
-                shutil.copyfile(src, tmp)
-        os.utime(dst)
-        published.append(dst)
-    return published
+
+def _link(batch_dir: Path, outdir: Path, name: Path) -> Path:
+    """Hard-link (or copy) `batch_dir/name` to `outdir/name`, atomically."""
+    src, dst = batch_dir / name, outdir / name
+    if not src.exists():
+        raise OutputError(f"{src} is missing: the embed job did not write it; rerun the embed step")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:  # another file system: copy instead
+            import shutil
+
+            shutil.copyfile(src, tmp)
+    os.utime(dst)
+    return dst

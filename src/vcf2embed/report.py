@@ -168,7 +168,7 @@ def activation_figure(
             grid = np.full(side * side, np.nan)
             grid[:width] = values[index[sample]]
             ax = axes[r, c]
-            ax.imshow(
+            image = ax.imshow(
                 grid.reshape(side, side), cmap="viridis", vmin=lo, vmax=hi if hi > lo else lo + 1
             )
             ax.set_xticks([])
@@ -177,6 +177,9 @@ def activation_figure(
                 ax.set_title(f"{name}\n({width})", fontsize=7)
             if c == 0:
                 ax.set_ylabel(sample, fontsize=7)
+        fig.colorbar(image, ax=axes[:, c].tolist(), shrink=0.6, pad=0.02).ax.tick_params(
+            labelsize=5
+        )  # each layer's own scale
     fig.suptitle(f"What each layer of {tile_id} sees", fontsize=9)
     out = _save(fig, path)
     plt.close(fig)

@@ -45,6 +45,34 @@ BATCHES = embed_batches(TILE_IDS, int(config["tiles_per_embed_job"]))
 TILE_BATCH = {tile: batch for batch, tiles in BATCHES.items() for tile in tiles}
 
 
+def plan_layers():
+    """Each tile's captured layers besides latent, from its model: declared outputs, and a
+    selector that matches nothing stops the run here, before any job."""
+    if not config["layers"]:
+        return {}
+    from vcf2embed.plan import tile_layers
+
+    layers = {}
+    for tile in TILES.values():
+        if tile.model is None:
+            continue  # trained by the workflow: its layers are known once it exists
+        try:
+            layers[tile.tile_id] = tile_layers(
+                tile.model, tile.chrom, config["layers"], config["allow_user_code"]
+            )
+        except Vcf2EmbedError as exc:
+            raise WorkflowError(f"config layers: tile {tile.tile_id}: {exc}")
+    return layers
+
+
+TILE_LAYERS = plan_layers()
+LAYER_FILES = [
+    f"{OUTDIR}/embeddings/layer={layer}/{tile}.parquet"
+    for tile, layers in TILE_LAYERS.items()
+    for layer in layers
+]
+
+
 wildcard_constraints:
     tile=r"[A-Za-z0-9._-]+",
     batch=r"b[0-9]+",

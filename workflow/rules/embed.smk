@@ -37,6 +37,10 @@ rule embed:
 
 localrules:
     publish,
+    publish_layer,
+
+
+ruleorder: publish > publish_layer
 
 
 rule publish:
@@ -56,3 +60,18 @@ rule publish:
     shell:
         "vcf2embed publish --batch-dir '{input}' --outdir '{params.outdir}'"
         " --tile {wildcards.tile} 2> '{log}'"
+
+
+rule publish_layer:
+    """Link one captured layer's file of a tile from its batch folder (in Snakemake's own
+    process: a link per tile and layer needs no process of its own)."""
+    input:
+        lambda wildcards: f"{OUTDIR}/.embed_batches/{TILE_BATCH[wildcards.tile]}",
+    output:
+        f"{OUTDIR}/embeddings/layer={{layer}}/{{tile}}.parquet",
+    log:
+        f"{OUTDIR}/logs/publish/{{tile}}.{{layer}}.log",
+    run:
+        from vcf2embed.files import publish_tile
+
+        publish_tile(input[0], OUTDIR, wildcards.tile, wildcards.layer)

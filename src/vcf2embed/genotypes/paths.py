@@ -46,6 +46,7 @@ def check_indexed(path: Path) -> None:
     """Raise unless `path` exists and has a current .tbi or .csi index."""
     if not path.exists():
         raise InputError(f"VCF {path} does not exist")
+    check_bgzf(path)
     index = find_index(path)
     kind = "-c" if path.suffix == ".bcf" else "-t"
     if index is None:
@@ -56,6 +57,24 @@ def check_indexed(path: Path) -> None:
         raise InputError(
             f"{index} is older than {path}: the file changed after it was indexed; re-index with "
             f"`bcftools index -f {kind} {path}`"
+        )
+
+
+def check_bgzf(path: Path) -> None:
+    """Raise for a `.gz` file compressed with plain gzip, which cannot be indexed or read by
+    region, with how to recompress it."""
+    if not path.name.endswith(".gz"):
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    gzip = head[:2] == b"\x1f\x8b"
+    bgzf = gzip and len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"
+    if gzip and not bgzf:
+        fixed = path.name.removesuffix(".gz") + ".bgz.vcf.gz"
+        raise InputError(
+            f"{path} is compressed with gzip, not bgzip, so it cannot be indexed or read by "
+            f"region; recompress it with `zcat {path} | bgzip > {fixed}`, then index it with "
+            f"`tabix -p vcf {fixed}`"
         )
 
 

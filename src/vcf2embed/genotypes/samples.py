@@ -18,27 +18,51 @@ def check_unique_samples(path: Path, samples: list[str]) -> None:
         seen.add(s)
 
 
+HEADER_WORDS = {"sample_id", "sample", "samples", "id", "iid", "#iid", "#fid", "fid", "#sample"}
+
+
 def read_samples_file(path: str | Path) -> list[str]:
-    """Read a samples file: one ID per line (first column); duplicates are an error."""
+    """Read a samples file: one ID per line (first column), or a PLINK keep file (`FID IID`,
+    header or not: the IIDs); a header line naming the column is skipped. Duplicates are an
+    error."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"samples file {path} does not exist")
-    ids: list[str] = []
-    seen: dict[str, int] = {}
+    rows = []
     with open(path) as fh:
         for lineno, line in enumerate(fh, start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            sid = line.split()[0]
-            if sid in seen:
-                raise InputError(
-                    f"{path}, line {lineno}: sample {sid!r} is listed twice (first on line {seen[sid]})"
-                )
-            seen[sid] = lineno
-            ids.append(sid)
-    if not ids:
+            if line.strip() and not line.startswith("##"):
+                rows.append((lineno, line.split()))
+    if rows and rows[0][1][0].lower() in HEADER_WORDS:
+        header = [h.lower().lstrip("#") for h in rows[0][1]]
+        column = header.index("iid") if "iid" in header else 0
+        rows = rows[1:]
+    else:
+        column = 1 if _keep_file(rows) else 0
+    rows = [(n, f) for n, f in rows if not f[0].startswith("#")]
+    return _unique_ids(path, [(n, f[min(column, len(f) - 1)]) for n, f in rows])
+
+
+def _keep_file(rows: list[tuple[int, list[str]]]) -> bool:
+    """True for PLINK's `FID IID` lines: two columns whose first repeats and second does not."""
+    if len(rows) < 2 or any(len(f) != 2 for _, f in rows):
+        return False
+    firsts, seconds = [f[0] for _, f in rows], [f[1] for _, f in rows]
+    return len(set(firsts)) < len(firsts) and len(set(seconds)) == len(seconds)
+
+
+def _unique_ids(path: Path, ids: list[tuple[int, str]]) -> list[str]:
+    """The IDs, in order; one listed twice is an error naming both lines."""
+    seen: dict[str, int] = {}
+    for lineno, sid in ids:
+        if sid in seen:
+            raise InputError(
+                f"{path}, line {lineno}: sample {sid!r} is listed twice (first on line {seen[sid]})"
+            )
+        seen[sid] = lineno
+    if not seen:
         raise InputError(f"samples file {path} lists no samples")
-    return ids
+    return list(seen)
 
 
 def sample_order(file_samples: list[str], wanted: list[str] | None, where: Path) -> np.ndarray:
