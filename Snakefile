@@ -1,7 +1,11 @@
 # vcf2embed: VCF -> per-tile genotype tensors -> tile autoencoders -> per-sample embeddings.
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from vcf2embed.config_check import check_config
+from vcf2embed.errors import Vcf2EmbedError
 
 min_version("8.0")
 
@@ -12,6 +16,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# one message for a bad config (with a "did you mean" for an unknown key), then the schema's
+# defaults filled in
+try:
+    check_config(config)
+except Vcf2EmbedError as exc:
+    raise WorkflowError(str(exc))
 validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 

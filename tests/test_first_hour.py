@@ -89,3 +89,45 @@ def test_model_outside_its_tile_is_warned(tmp_path: Path, example: Path) -> None
     )
     assert proc.returncode == 0, proc.stderr
     assert "its model's variants lie in 22:17" in proc.stderr
+
+
+def snakemake_in(work: Path, example: Path, extra: str, *args: str) -> subprocess.CompletedProcess:
+    """The workflow on the example with `extra` config lines, in `work`."""
+    from test_workflow import snakemake
+
+    (work / "cfg.yaml").write_text(
+        f"vcf: {example / 'cohort.vcf.gz'}\ntiles: {example / 'tiles.tsv'}\ndevice: cpu\n" + extra
+    )
+    return snakemake(work, "--configfile", "cfg.yaml", "--cores", "2", *args)
+
+
+@pytest.mark.slow
+def test_misspelled_key_is_one_short_message(tmp_path: Path, example: Path) -> None:
+    proc = snakemake_in(tmp_path, example, "colour_by: population\n", "-n")
+    assert proc.returncode != 0
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) <= 5, lines
+    assert "did you mean `color_by`" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_plan_time_checks_run_before_any_job(tmp_path: Path, example: Path) -> None:
+    for extra, message in (
+        ("layers: ['encoder.99']\n", "encoder.99"),
+        ("report_samples: [nobody]\n", "not among the run's samples: nobody"),
+        (
+            f"sample_metadata: {example / 'samples.tsv'}\ncolor_by: continent\n",
+            "needs columns sample_id and continent",
+        ),
+    ):
+        proc = snakemake_in(tmp_path, example, extra)
+        assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stderr[-2000:]
+        assert not (tmp_path / "results").exists()  # no job ran
+
+
+@pytest.mark.slow
+def test_a_failing_jobs_error_reaches_the_console(tmp_path: Path, example: Path) -> None:
+    (tmp_path / "s.txt").write_text("AFR0001\nnobody\n")
+    proc = snakemake_in(tmp_path, example, f"samples: {tmp_path / 's.txt'}\n")
+    assert proc.returncode != 0
+    assert "sample(s) of the samples file are not in" in proc.stdout + proc.stderr

@@ -66,6 +66,36 @@ def plan_layers():
 
 
 TILE_LAYERS = plan_layers()
+
+
+def plan_report():
+    """The report's settings against the sample table and the run's samples, before any job."""
+    from vcf2embed.config_check import check_report_settings
+    from vcf2embed.genotypes import read_samples_file
+
+    if not (config["color_by"] or config["report_samples"]):
+        return
+    try:
+        samples = (
+            read_samples_file(config["samples"])
+            if config["samples"]
+            else run_samples(TILE_IDS[0])
+        )
+        check_report_settings(config, samples)
+    except Vcf2EmbedError as exc:
+        raise WorkflowError(str(exc))
+
+
+def run_samples(tile_id):
+    """The samples of a tile's genotype file (its header)."""
+    from vcf2embed.genotypes.sources import choose_source
+
+    path = Path(vcf_of(tile_id))
+    return choose_source(
+        path, config["genotype_field"], config["reader"]
+    ).header.samples
+
+
 LAYER_FILES = [
     f"{OUTDIR}/embeddings/layer={layer}/{tile}.parquet"
     for tile, layers in TILE_LAYERS.items()
@@ -294,3 +324,6 @@ def report_umap_output():
 def flag(name, option):
     """A command-line flag set from a boolean config value."""
     return option if config[name] else ""
+
+
+plan_report()

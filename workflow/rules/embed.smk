@@ -33,6 +33,7 @@ rule embed:
         " {params.layers} --device {params.device} --dtype {params.dtype}"
         " --batch-size {params.batch_size} {params.unphased} {params.user_code}"
         " {params.gpu_slots} --config-json {params.config_json:q} --on-tile-error {params.on_error} {params.lab} 2> '{log}'"
+        " || {{ tail -n 1 '{log}' >&2; exit 1; }}"
 
 
 localrules:
@@ -60,6 +61,7 @@ rule publish:
     shell:
         "vcf2embed publish --batch-dir '{input}' --outdir '{params.outdir}'"
         " --tile {wildcards.tile} 2> '{log}'"
+        " || {{ tail -n 1 '{log}' >&2; exit 1; }}"
 
 
 rule publish_layer:

@@ -15,6 +15,7 @@ rule qc_summary:
     shell:
         "vcf2embed summarize {input.qc:q} --out '{output.tiles}' --samples-out '{output.samples}'"
         " --tiles '{input.tiles}' {params.lab} 2> '{log}'"
+        " || {{ tail -n 1 '{log}' >&2; exit 1; }}"
 
 
 rule report:
@@ -62,3 +63,4 @@ rule report:
     shell:
         "vcf2embed report {input.qc:q} --embeddings '{params.embeddings}'"
         " --out '{params.out}' {params.options} 2> '{log}'"
+        " || {{ tail -n 1 '{log}' >&2; exit 1; }}"

@@ -26,3 +26,4 @@ rule train:
     shell:
         "vcf2embed train --vcf '{params.vcf}' --tiles '{params.tiles}' --tile {wildcards.tile}"
         " {params.samples} --out '{params.out}' {params.settings} 2> '{log}'"
+        " || {{ tail -n 1 '{log}' >&2; exit 1; }}"
