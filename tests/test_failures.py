@@ -154,7 +154,12 @@ def run_case(
         os.utime(bcf.with_name(bcf.name + ".csi"))
         return genotypes(tmp, bcf, tiles), (bcf.name, "truncated")
     if case == "not_vcf":
-        vcf.write_bytes(gzip.compress(b"this is not a VCF\n"))
+        # BGZF, so that it is the content that is wrong (plain gzip has its own advice)
+        vcf.write_bytes(
+            subprocess.run(
+                ["bgzip", "-c"], input=b"this is not a VCF\n", capture_output=True, check=True
+            ).stdout
+        )
         os.utime(vcf.with_name(vcf.name + ".tbi"))
         return genotypes(tmp, vcf, tiles), (vcf.name,)
     if case == "no_index":

@@ -89,7 +89,7 @@ def test_workflow_jobs_take_distinct_gpus(tmp_path: Path, example: Path) -> None
 
     (tmp_path / "cfg.yaml").write_text(
         f"vcf: {example / 'cohort.vcf.gz'}\ntiles: {example / 'tiles.tsv'}\n"
-        "device: cpu\noutdir: out\ngpu_slots: [7, 9]\n"
+        "device: cpu\noutdir: out\ngpu_slots: [7, 9]\ntiles_per_embed_job: 1\n"
     )
     proc = snakemake(tmp_path, "--configfile", "cfg.yaml", "--cores", "2", "--resources", "gpu=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -98,4 +98,9 @@ def test_workflow_jobs_take_distinct_gpus(tmp_path: Path, example: Path) -> None
         qc = json.loads(qc_file.read_text())
         holds.append({"slot": qc["gpu_slot"], "start": qc["started"], "end": qc["finished"]})
     assert len(holds) == 5 and {h["slot"] for h in holds} <= {"7", "9"}
+    # several embed jobs, each window around its tile's real work (not a timestamp taken
+    # before the work started)
+    jobs = list((tmp_path / "out" / ".embed_batches").iterdir())
+    assert len(jobs) >= 2, jobs
+    assert all(h["end"] - h["start"] > 0.005 for h in holds), holds
     assert_no_shared_gpu(holds)
