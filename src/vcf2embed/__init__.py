@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "capture", "load_model"]
+__all__ = ["__version__", "capture", "load_model", "read_embeddings"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from .models import load_model
 
         return load_model
+    if name == "read_embeddings":
+        from .export import read_embeddings
+
+        return read_embeddings
     raise AttributeError(name)

@@ -275,6 +275,29 @@ def _cmd_report(args: argparse.Namespace) -> None:
         log.info("report %s: %s", name, path)
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    from . import export
+
+    tiles = args.tiles.split(",") if args.tiles else None
+    if args.format == "h5ad":
+        path = export.write_h5ad(args.outdir, args.out, args.layer, tiles, args.sample_metadata)
+    elif args.format == "covar":
+        dims = args.dims.split(",") if args.dims else None
+        path = export.write_covariates(
+            args.outdir, args.out, args.layer, tiles, dims, args.pcs, args.fid
+        )
+    else:
+        table = export.read_embeddings(args.outdir, args.layer, tiles, arrow=True)
+        import pyarrow.parquet as pq
+
+        from .files import atomic_path
+
+        path = Path(args.out)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+    log.info("wrote %s", path)
+
+
 def _cmd_publish(args: argparse.Namespace) -> None:
     from .files import publish_tile
 
@@ -416,6 +439,24 @@ def _report_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_report)
 
 
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outdir", default=default("outdir"), help="the workflow's output folder")
+    p.add_argument("--layer", default="latent")
+    p.add_argument("--tiles", help="comma-separated tile IDs (default: every tile with rows)")
+    p.add_argument(
+        "--format",
+        choices=["h5ad", "covar", "parquet"],
+        required=True,
+        help="h5ad: AnnData; covar: REGENIE/PLINK 2 covariates (FID IID ...); parquet: wide table",
+    )
+    p.add_argument("--out", required=True)
+    p.add_argument("--sample-metadata", help="h5ad: TSV with sample_id whose columns go to obs")
+    p.add_argument("--dims", help="covar: comma-separated features (tile:index) to write")
+    p.add_argument("--pcs", type=int, default=0, help="covar: write the top N PCs instead")
+    p.add_argument("--fid", help="covar: FID of every sample (default: the IID, as --double-id)")
+    p.set_defaults(func=_cmd_export)
+
+
 def _summarize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("qc", nargs="+")
     p.add_argument("--out", required=True)
@@ -441,6 +482,10 @@ _COMMANDS = {
     "train": ("train a tile autoencoder (lab architecture) from a VCF region", _train_arguments),
     "report": ("figures and tables: QC, PCA of latents, layer activations", _report_arguments),
     "summarize": ("collect per-tile QC JSON files into one TSV", _summarize_arguments),
+    "export": (
+        "one layer for downstream tools: AnnData, REGENIE/PLINK 2 covariates, wide Parquet",
+        _export_arguments,
+    ),
 }
 
 
