@@ -58,7 +58,7 @@ FAILURES = [
     ("malformed_gt", "a genotype allele that is not a number, such as 0/x", "is malformed"),
     ("missing_columns", "a record with fewer sample columns than the header", "sample columns"),
     ("disk_full", "an output that cannot be written (disk full, no space)", "cannot write"),
-    ("bad_config", "a config value that breaks the schema", "Failed validating"),
+    ("bad_config", "a config value that breaks the schema", "is less than the minimum of 1"),
 ]
 
 

@@ -109,9 +109,10 @@ def publish_tile(
     `layer`, that one layer's file."""
     batch_dir, outdir = Path(batch_dir), Path(outdir)
     if layer is not None:
-        return [
-            _link(batch_dir, outdir, Path("embeddings") / f"layer={layer}" / f"{tile_id}.parquet")
-        ]
+        name = Path("embeddings") / f"layer={layer}" / f"{tile_id}.parquet"
+        if not (batch_dir / name).exists() and _failed(batch_dir, tile_id):
+            return [_empty_layer(outdir / name, tile_id, layer)]
+        return [_link(batch_dir, outdir, name)]
     wanted = {
         p.relative_to(batch_dir) for p in batch_dir.glob(f"embeddings/layer=*/{tile_id}.parquet")
     }
@@ -126,6 +127,22 @@ def publish_tile(
         Path("qc") / f"{tile_id}.json",  # last: it marks the tile complete
     ]
     return [_link(batch_dir, outdir, name) for name in names]
+
+
+def _failed(batch_dir: Path, tile_id: str) -> bool:
+    """True when the batch recorded the tile as failed and skipped."""
+    import json
+
+    qc = batch_dir / "qc" / f"{tile_id}.json"
+    return qc.exists() and json.loads(qc.read_text()).get("status") == "failed"
+
+
+def _empty_layer(path: Path, tile_id: str, layer: str) -> Path:
+    """A skipped tile's layer file: no rows, its metadata saying so."""
+    from .parquet import EmbeddingWriter
+
+    meta = {"tile_id": tile_id, "status": "failed", "layer": layer}
+    return EmbeddingWriter(path, tile_id, 0, meta).close()
 
 
 def _link(batch_dir: Path, outdir: Path, name: Path) -> Path:
