@@ -65,15 +65,25 @@ rule publish:
 
 
 rule publish_layer:
-    """Link one captured layer's file of a tile from its batch folder (in Snakemake's own
-    process: a link per tile and layer needs no process of its own)."""
+    """Link one captured layer's file of a tile from its batch folder (a plain hard link: one job
+    per tile and layer must not start Python; a skipped tile's empty file is written by
+    `vcf2embed publish`)."""
     input:
         lambda wildcards: f"{OUTDIR}/.embed_batches/{TILE_BATCH[wildcards.tile]}",
     output:
         f"{OUTDIR}/embeddings/layer={{layer}}/{{tile}}.parquet",
     log:
         f"{OUTDIR}/logs/publish/{{tile}}.{{layer}}.log",
-    run:
-        from vcf2embed.files import publish_tile
-
-        publish_tile(input[0], OUTDIR, wildcards.tile, wildcards.layer)
+    conda:
+        "../../envs/vcf2embed.yaml"
+    params:
+        source=lambda wildcards, input: (
+            f"{input[0]}/embeddings/layer={wildcards.layer}/{wildcards.tile}.parquet"
+        ),
+        outdir=OUTDIR,
+    shell:
+        "if [ -e '{params.source}' ]; then"
+        " ln -f '{params.source}' '{output}' 2> '{log}' || cp '{params.source}' '{output}';"
+        " touch '{output}';"
+        " else vcf2embed publish --batch-dir '{input}' --outdir '{params.outdir}'"
+        " --tile {wildcards.tile} --layer '{wildcards.layer}' 2> '{log}'; fi"
