@@ -80,7 +80,7 @@ rule publish_layer:
         source=lambda wildcards, input: (
             f"{input[0]}/embeddings/layer={wildcards.layer}/{wildcards.tile}.parquet"
         ),
-        outdir=OUTDIR,
+        outdir=lambda wildcards, output: Path(output[0]).parents[2],
     shell:
         "if [ -e '{params.source}' ]; then"
         " ln -f '{params.source}' '{output}' 2> '{log}' || cp '{params.source}' '{output}';"
