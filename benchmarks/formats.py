@@ -46,7 +46,18 @@ def convert(folder: Path) -> dict[str, Path]:
     if not files["pgen"].exists():
         plink = ["plink2", "--silent", "--threads", "2"]
         subprocess.run(
-            [*plink, "--vcf", str(vcf), "--make-pgen", "--out", str(out / "c")], check=True
+            # biallelic only: a .bim cannot hold multi-allelic records
+            [
+                *plink,
+                "--vcf",
+                str(vcf),
+                "--max-alleles",
+                "2",
+                "--make-pgen",
+                "--out",
+                str(out / "c"),
+            ],
+            check=True,
         )
         subprocess.run(
             [*plink, "--pfile", str(out / "c"), "--make-bed", "--out", str(out / "b")], check=True
@@ -80,6 +91,7 @@ def floor_pgen(path: Path, n: int, n_var: int) -> None:
         bytes(path.with_suffix(".pvar" if path.suffix == ".pgen" else ".bim"))
     )
     reader = pgenlib.PgenReader(bytes(path), raw_sample_ct=n, pvar=pvar)
+    n_var = reader.get_variant_ct()  # the biallelic records plink2 kept
     alleles = np.empty((n_var, 2 * n), dtype=np.int32)
     phased = np.empty((n_var, n), dtype=np.uint8)
     reader.read_alleles_and_phasepresent_range(0, n_var, alleles, phased)

@@ -141,6 +141,18 @@ class _PlinkSource(Source):
         out[..., 2] = phased
         return out
 
+    def read_pairs(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allele indices (int8, -1 missing) and phased flags of variants `numbers`."""
+        n = len(self.header.samples)
+        alleles = np.empty((len(numbers), 2 * n), dtype=np.int32)
+        phased = np.empty((len(numbers), n), dtype=np.uint8)
+        try:
+            self.pgen.read_alleles_and_phasepresent_list(numbers.astype(np.uint32), alleles, phased)
+        except RuntimeError as exc:
+            raise InputError(self._damaged(exc)) from None
+        pairs = np.maximum(alleles, -1).astype(np.int8).reshape(len(numbers), n, 2)
+        return pairs, phased.view(bool)
+
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """ALT dosages (DS) of variants `numbers`; None for another field."""
         if field != "DS":
@@ -155,7 +167,9 @@ class _PlinkSource(Source):
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
         """Align every record of `region`."""
-        put_region(self.region_variants(region), sink, self.read_calls, self.read_values)
+        put_region(
+            self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
+        )
 
 
 def _bisect(key, lo: int, hi: int, value: int) -> int:

@@ -98,6 +98,19 @@ class VczSource(Source):
         )
         return out
 
+    def read_pairs(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`."""
+        gt = self._rows("call_genotype", numbers)
+        if gt.shape[2] != 2:
+            calls = self.read_calls(numbers)
+            return calls[..., :2].astype(np.int8), calls[..., 2].astype(bool)
+        phased = (
+            self._rows("call_genotype_phased", numbers).astype(bool)
+            if "call_genotype_phased" in self.root
+            else np.zeros(gt.shape[:2], dtype=bool)
+        )
+        return gt.astype(np.int8, copy=False), phased
+
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
         name = f"call_{field}"
@@ -108,4 +121,6 @@ class VczSource(Source):
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
         """Align every record of `region`."""
-        put_region(self.region_variants(region), sink, self.read_calls, self.read_values)
+        put_region(
+            self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
+        )
