@@ -110,6 +110,12 @@ def test_misspelled_key_is_one_short_message(tmp_path: Path, example: Path) -> N
     assert "did you mean `color_by`" in proc.stdout + proc.stderr
 
 
+def cuda_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @pytest.mark.slow
 def test_plan_time_checks_run_before_any_job(tmp_path: Path, example: Path) -> None:
     for extra, message in (
@@ -119,6 +125,7 @@ def test_plan_time_checks_run_before_any_job(tmp_path: Path, example: Path) -> N
             f"sample_metadata: {example / 'samples.tsv'}\ncolor_by: continent\n",
             "needs columns sample_id and continent",
         ),
+        *([] if cuda_present() else [("device: cuda\n", "no CUDA device")]),
     ):
         proc = snakemake_in(tmp_path, example, extra)
         assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stderr[-2000:]

@@ -327,3 +327,23 @@ def flag(name, option):
 
 
 plan_report()
+
+
+def plan_device():
+    """`device: cuda`/`mps` checked before any job when jobs run on this machine (on a cluster
+    the GPU is on the compute node, where the embed job checks it)."""
+    if (
+        config["device"] in ("auto", "cpu")
+        or not workflow.local_exec
+        or workflow.remote_exec
+    ):
+        return
+    from vcf2embed.devices import resolve_device
+
+    try:
+        resolve_device(config["device"])
+    except Vcf2EmbedError as exc:
+        raise WorkflowError(f"config device: {exc}")
+
+
+plan_device()
