@@ -48,8 +48,8 @@ TILE_BATCH = {tile: batch for batch, tiles in BATCHES.items() for tile in tiles}
 def plan_layers():
     """Each tile's captured layers besides latent, from its model: declared outputs, and a
     selector that matches nothing stops the run here, before any job."""
-    if not config["layers"]:
-        return {}
+    if not config["layers"] or workflow.remote_exec:
+        return {}  # a cluster job step runs named jobs: the plan was made on the submit host
     from vcf2embed.plan import tile_layers
 
     layers = {}
@@ -73,7 +73,7 @@ def plan_report():
     from vcf2embed.config_check import check_report_settings
     from vcf2embed.genotypes import read_samples_file
 
-    if not (config["color_by"] or config["report_samples"]):
+    if not (config["color_by"] or config["report_samples"]) or workflow.remote_exec:
         return
     try:
         samples = (
