@@ -84,6 +84,9 @@ def _publish_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outdir", required=True)
     p.add_argument("--tile", required=True)
     p.add_argument("--layer", help="publish this captured layer's file only (e.g. encoder.0)")
+    p.add_argument(
+        "--keep-layers", help="comma-separated layers that are not stale (published on their own)"
+    )
     p.set_defaults(func=commands._cmd_publish)
 
 

@@ -103,10 +103,11 @@ def publish_tile(
     outdir: str | os.PathLike[str],
     tile_id: str,
     layer: str | None = None,
+    keep: list[str] | None = None,
 ) -> list[Path]:
     """Link one tile's outputs from a batch folder into `outdir`: its latent and QC files (and
-    drop its layer files an earlier config left, with folders they leave empty), or, with
-    `layer`, that one layer's file."""
+    drop its layer files an earlier config left, with folders they leave empty, but not the
+    layers in `keep`, which other jobs publish), or, with `layer`, that one layer's file."""
     batch_dir, outdir = Path(batch_dir), Path(outdir)
     if layer is not None:
         name = Path("embeddings") / f"layer={layer}" / f"{tile_id}.parquet"
@@ -116,8 +117,9 @@ def publish_tile(
     wanted = {
         p.relative_to(batch_dir) for p in batch_dir.glob(f"embeddings/layer=*/{tile_id}.parquet")
     }
+    kept = {Path("embeddings") / f"layer={k}" / f"{tile_id}.parquet" for k in keep or []}
     for stale in outdir.glob(f"embeddings/layer=*/{tile_id}.parquet"):
-        if stale.relative_to(outdir) not in wanted:
+        if stale.relative_to(outdir) not in wanted | kept:
             stale.unlink()
             with contextlib.suppress(OSError):  # only when the layer's folder is now empty
                 stale.parent.rmdir()

@@ -49,7 +49,9 @@ def plan_layers():
     """Each tile's captured layers besides latent, from its model: declared outputs, and a
     selector that matches nothing stops the run here, before any job."""
     if not config["layers"] or workflow.remote_exec:
-        return {}  # a cluster job step runs named jobs: the plan was made on the submit host
+        return (
+            {}
+        )  # a cluster job step runs named jobs: the plan was made on the submit host
     from vcf2embed.plan import tile_layers
 
     layers = {}

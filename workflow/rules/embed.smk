@@ -58,9 +58,10 @@ rule publish:
         "../../envs/vcf2embed.yaml"
     params:
         outdir=lambda wildcards, output: Path(output.qc).parent.parent,
+        keep=lambda wildcards: ",".join(TILE_LAYERS.get(wildcards.tile, [])),
     shell:
         "vcf2embed publish --batch-dir '{input}' --outdir '{params.outdir}'"
-        " --tile {wildcards.tile} 2> '{log}'"
+        " --tile {wildcards.tile} --keep-layers '{params.keep}' 2> '{log}'"
         " || {{ tail -n 1 '{log}' >&2; exit 1; }}"
 
 

@@ -270,7 +270,7 @@ class Aligner:
         if self.dosage is None:
             return
         ds = None
-        if values is not None:
+        if values is not None and not np.isnan(values).all():  # all missing: no field at all
             ds = model_alt_dosage(values, self.genotype_field, kind, rec_alleles, lut)
         if ds is None:
             self.qc.records_without_field += 1

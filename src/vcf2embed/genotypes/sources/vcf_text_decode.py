@@ -206,6 +206,7 @@ def _per_call(
     vi = keys.index(want) if want in keys else None
     out = np.full((n, 3), -1, dtype=np.int16) if gi is not None else None
     values = np.full((n, count), np.nan) if vi is not None else None
+    given = False
     for i, column in enumerate(fields):
         sub = column.split(b":")
         if len(sub) > len(keys):
@@ -217,7 +218,9 @@ def _per_call(
             out[i] = _call(sub[gi] if gi < len(sub) else b".", label, i)
         if values is not None and vi < len(sub):
             values[i] = _numbers(sub[vi], count, label, i)
-    return out, values
+            given = True
+    # as htslib: a field no sample column carries (all dropped as trailing) is absent
+    return out, values if given else None
 
 
 def _call(gt: bytes, label: str, i: int) -> tuple[int, int, int]:
