@@ -296,7 +296,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 
 def _cmd_publish(args: argparse.Namespace) -> None:
-    from .files import publish_tile
+    from .publish import publish_tile
 
     keep = args.keep_layers.split(",") if args.keep_layers else None
     for path in publish_tile(args.batch_dir, args.outdir, args.tile, args.layer, keep):
