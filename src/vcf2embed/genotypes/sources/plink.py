@@ -128,17 +128,9 @@ class _PlinkSource(Source):
 
     def read_calls(self, numbers: np.ndarray) -> np.ndarray:
         """cyvcf2-layout calls of variants `numbers`, all samples."""
-        n = len(self.header.samples)
-        alleles = np.empty((len(numbers), 2 * n), dtype=np.int32)
-        phased = np.empty((len(numbers), n), dtype=np.uint8)
-        try:
-            self.pgen.read_alleles_and_phasepresent_list(numbers.astype(np.uint32), alleles, phased)
-        except RuntimeError as exc:
-            raise InputError(self._damaged(exc)) from None
-        out = np.empty((len(numbers), n, 3), dtype=np.int16)
-        out[..., 0], out[..., 1] = alleles[:, 0::2], alleles[:, 1::2]
-        out[..., :2][out[..., :2] == MISSING] = -1
-        out[..., 2] = phased
+        pairs, phased = self.read_pairs(numbers)
+        out = np.empty((*pairs.shape[:2], 3), dtype=np.int16)
+        out[..., :2], out[..., 2] = pairs, phased
         return out
 
     def read_pairs(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
