@@ -11,7 +11,6 @@ shared with the other readers, and the tests hold all readers equal.
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -20,10 +19,10 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import track
-from ..paths import check_indexed, find_index
+from ..paths import check_indexed
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
-from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
+from .htslib import CHUNK_BYTES, htslib_output, htslib_problem, tool_reader_unusable
 
 _MAGIC = b"BCF\x02"
 # l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample | n_fmt << 24
@@ -104,11 +103,7 @@ class BcfSource(Source):
         """Why the BCF reader cannot read `path` here, or None."""
         if genotype_field != "GT":
             return f"it decodes GT only, not {genotype_field}"
-        if find_index(path) is None:
-            return "the file has no index"
-        if shutil.which("bcftools") is None:
-            return "the `bcftools` command is not installed"
-        return None
+        return tool_reader_unusable(path, "bcftools")
 
     @classmethod
     def check_file(cls, path: Path) -> None:

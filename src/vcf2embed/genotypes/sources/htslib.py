@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -11,8 +12,19 @@ from pathlib import Path
 from typing import IO
 
 from ...errors import InputError
+from ..paths import find_index
 
 CHUNK_BYTES = 1 << 20
+
+
+def tool_reader_unusable(path: Path, tool: str) -> str | None:
+    """Why a reader that streams `path` through htslib's `tool` cannot here (no index, no
+    tool), or None."""
+    if find_index(path) is None:
+        return "the file has no index"
+    if shutil.which(tool) is None:
+        return f"the `{tool}` command is not installed"
+    return None
 
 
 def htslib_problem(path: Path, err: str, region: str | None = None) -> str:

@@ -12,7 +12,6 @@ tests hold this reader equal to the cyvcf2 one and to `bcftools query`.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from itertools import repeat
@@ -23,11 +22,11 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import track
-from ..paths import check_indexed, find_index
+from ..paths import check_indexed
 from ..quality import info_quality
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
-from .htslib import CHUNK_BYTES, htslib_output, htslib_problem
+from .htslib import CHUNK_BYTES, htslib_output, htslib_problem, tool_reader_unusable
 from .vcf_text_decode import decode_record, simple_codes
 
 FIRST_CHUNK_BYTES = 1 << 18
@@ -70,11 +69,7 @@ class VcfTextSource(Source):
     @classmethod
     def unusable(cls, path: Path, genotype_field: str) -> str | None:
         """Why the text reader cannot read `path` here, or None."""
-        if find_index(path) is None:
-            return "the file has no index"
-        if shutil.which("tabix") is None:
-            return "the `tabix` command is not installed"
-        return None
+        return tool_reader_unusable(path, "tabix")
 
     @classmethod
     def check_file(cls, path: Path) -> None:
