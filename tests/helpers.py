@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from htstools import bgzip, tabix
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "resources" / "example"
@@ -39,9 +40,9 @@ def write_vcf(
     plain = path.with_suffix("") if path.suffix == ".gz" else path
     plain.write_text("\n".join(header + records) + "\n")
     if path.suffix == ".gz":
-        subprocess.run(["bgzip", "-f", str(plain)], check=True)
+        bgzip(plain)
         if index:
-            subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+            tabix(path)
     return path
 
 

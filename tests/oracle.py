@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
+from htstools import bcftools
 
 
 def bcftools_query(
     vcf: Path, region: str | None = None, samples: list[str] | None = None
 ) -> tuple[list[str], list[dict]]:
     """Return sample names and records (chrom, pos, ref, alts, gts) as bcftools prints them."""
-    base = ["bcftools", "query"]
+    base = ["query"]
     if region:
         base += ["-r", region]
     if samples:
         base += ["-s", ",".join(samples)]
-    names = subprocess.run(
-        [*base, "-l", str(vcf)], check=True, capture_output=True, text=True
-    ).stdout.split()
+    names = bcftools(*base, "-l", vcf).split()
     if samples:
         names = samples
-    out = subprocess.run(
-        [*base, "-f", "%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n", str(vcf)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = bcftools(*base, "-f", "%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n", vcf)
     records = []
     for line in out.splitlines():
         f = line.split("\t")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import snakemake_command, venv_env, write_vcf
+from htstools import bgzip, bgzip_bytes, tabix, vcf_to_bcf
 
 from vcf2embed.architectures import LabAutoencoder
 from vcf2embed.models import save_bundle
@@ -147,19 +148,14 @@ def run_case(
         return genotypes(tmp, vcf, tiles), (vcf.name,)
     if case == "truncated_bcf":
         bcf = tmp / "cohort.bcf"
-        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
-        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+        vcf_to_bcf(vcf, bcf)
         data = bcf.read_bytes()
         bcf.write_bytes(data[: len(data) // 2])
         os.utime(bcf.with_name(bcf.name + ".csi"))
         return genotypes(tmp, bcf, tiles), (bcf.name, "truncated")
     if case == "not_vcf":
         # BGZF, so that it is the content that is wrong (plain gzip has its own advice)
-        vcf.write_bytes(
-            subprocess.run(
-                ["bgzip", "-c"], input=b"this is not a VCF\n", capture_output=True, check=True
-            ).stdout
-        )
+        bgzip_bytes(b"this is not a VCF\n", vcf)
         os.utime(vcf.with_name(vcf.name + ".tbi"))
         return genotypes(tmp, vcf, tiles), (vcf.name,)
     if case == "no_index":
@@ -191,7 +187,7 @@ def run_case(
         )
         plain = tmp / "ds.vcf"
         plain.write_text(text)
-        subprocess.run(f"bgzip -f {plain} && tabix -f -p vcf {vcf}", shell=True, check=True)
+        tabix(bgzip(plain))
         return genotypes(tmp, vcf, tiles), (vcf.name,)
     if case == "duplicate_vcf_samples":
         vcf = write_vcf(tmp / "dup.vcf.gz", RECORDS, ["a", "b", "a", "d"])

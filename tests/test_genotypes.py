@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_vcf
+from htstools import bcftools, tabix, vcf_to_bcf
 from oracle import oracle_alleles
 
 from vcf2embed.errors import AlignmentError, InputError
@@ -88,8 +88,7 @@ def as_bcf(vcf: Path) -> Path:
     """An indexed BCF copy of a bgzipped VCF, beside it."""
     bcf = vcf.with_name(vcf.name.replace(".vcf.gz", ".bcf"))
     if not bcf.exists():
-        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
-        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+        vcf_to_bcf(vcf, bcf)
     return bcf
 
 
@@ -187,8 +186,7 @@ def test_chr_prefix_either_way(tmp_path: Path) -> None:
 
 def test_bcf_equals_vcf(corpus: Path, tmp_path: Path) -> None:
     bcf = tmp_path / "c.bcf"
-    subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(corpus)], check=True)
-    subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+    vcf_to_bcf(corpus, bcf)
     a = read_tile_genotypes(corpus, tile(), variant_list()).alleles
     b = read_tile_genotypes(bcf, tile(), variant_list()).alleles
     np.testing.assert_array_equal(a, b)
@@ -266,11 +264,8 @@ def test_vcf_patterns(tmp_path: Path) -> None:
 
 def test_readers_agree_on_gt_only_file(tmp_path: Path, corpus: Path) -> None:
     plain = tmp_path / "gt.vcf.gz"
-    subprocess.run(
-        f"bcftools annotate -x FORMAT/DS,FORMAT/GP {corpus} -Oz -o {plain} && tabix -p vcf {plain}",
-        shell=True,
-        check=True,
-    )
+    bcftools("annotate", "-x", "FORMAT/DS,FORMAT/GP", corpus, "-Oz", "-o", plain)
+    tabix(plain)
     a = read_tile_genotypes(plain, tile(), variant_list(), reader="text")
     b = read_tile_genotypes(plain, tile(), variant_list(), reader="cyvcf2")
     c = read_tile_genotypes(as_bcf(plain), tile(), variant_list())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_vcf
+from htstools import bcftools, vcf_to_bcf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import oracle_alleles
@@ -108,8 +108,7 @@ def test_random_vcfs_agree_with_bcftools(data) -> None:
                     read_tile_genotypes(vcf, tile, variants, samples=subset, reader=reader)
             return
         bcf = Path(tmp) / "r.bcf"
-        subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
-        subprocess.run(["bcftools", "index", "-c", str(bcf)], check=True)
+        vcf_to_bcf(vcf, bcf)
         got = read_tile_genotypes(vcf, tile, variants, samples=subset, reader="text")
         slow = read_tile_genotypes(vcf, tile, variants, samples=subset, reader="cyvcf2")
         binary = read_tile_genotypes(bcf, tile, variants, samples=subset, reader="bcf")
@@ -199,12 +198,7 @@ def imputed_cohorts(draw):
 
 def _oracle_dosage(vcf: Path, field: str, model: list[tuple[int, str, str]]) -> np.ndarray:
     """(samples, variants) model-ALT dosage from `bcftools query` output, by hand."""
-    out = subprocess.run(
-        ["bcftools", "query", "-f", f"%POS\t%REF[\t%{field}]\n", str(vcf)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = bcftools("query", "-f", f"%POS\t%REF[\t%{field}]\n", vcf)
     columns = []
     for line, (_, mref, _) in zip(out.splitlines(), model):
         _, ref, *cells = line.split("\t")

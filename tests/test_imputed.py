@@ -3,12 +3,12 @@ figures computed by hand from `bcftools query` output."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_vcf
+from htstools import bcftools
 
 from vcf2embed.architectures import LabAutoencoder
 from vcf2embed.embed import model_input
@@ -60,8 +60,8 @@ def bundle(folder: Path, model: list[tuple]) -> Path:
 
 
 def query(vcf: Path, fmt: str) -> list[list[str]]:
-    out = subprocess.run(["bcftools", "query", "-f", fmt, str(vcf)], capture_output=True, text=True)
-    return [line.split("\t") for line in out.stdout.splitlines()]
+    out = bcftools("query", "-f", fmt, vcf)
+    return [line.split("\t") for line in out.splitlines()]
 
 
 @pytest.mark.parametrize("reader", ["text", "cyvcf2"])

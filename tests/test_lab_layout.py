@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -15,6 +14,7 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 import torch
+from htstools import bcftools, tabix
 from safetensors.torch import load_file
 from test_workflow import snakemake
 
@@ -48,20 +48,8 @@ def lab(tmp_path_factory, example: Path) -> Path:
         regions.append(f"{chrom}:{start}-{end}\t{suffix}")
         tile_vcf = work / "input_tiles_chr22" / f"input_chr22{suffix}.gz"  # as genome_tiler.sh
         region = f"{chrom}:{start}-{end}"
-        subprocess.run(
-            [
-                "bcftools",
-                "view",
-                "-r",
-                region,
-                "-Oz",
-                "-o",
-                str(tile_vcf),
-                str(example / "cohort.vcf.gz"),
-            ],
-            check=True,
-        )
-        subprocess.run(["tabix", "-p", "vcf", str(tile_vcf)], check=True)
+        bcftools("view", "-r", region, "-Oz", "-o", tile_vcf, example / "cohort.vcf.gz")
+        tabix(tile_vcf)
         if k == 2:
             continue  # its training failed: no model line
         name = f"input_chr22{suffix}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from htstools import bcftools, tabix
 from test_workflow import snakemake
 
 pytestmark = pytest.mark.slow
@@ -120,24 +120,10 @@ def test_a_bad_tile_is_skipped_and_named(tmp_path: Path, example: Path) -> None:
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_tiny_cohorts_run_the_default_workflow(tmp_path: Path, example: Path, n: int) -> None:
-    names = subprocess.run(
-        ["bcftools", "query", "-l", str(example / "cohort.vcf.gz")], capture_output=True, text=True
-    ).stdout.split()[:n]
+    names = bcftools("query", "-l", example / "cohort.vcf.gz").split()[:n]
     vcf = tmp_path / "tiny.vcf.gz"
-    subprocess.run(
-        [
-            "bcftools",
-            "view",
-            "-s",
-            ",".join(names),
-            "-Oz",
-            "-o",
-            str(vcf),
-            str(example / "cohort.vcf.gz"),
-        ],
-        check=True,
-    )
-    subprocess.run(["tabix", "-p", "vcf", str(vcf)], check=True)
+    bcftools("view", "-s", ",".join(names), "-Oz", "-o", vcf, example / "cohort.vcf.gz")
+    tabix(vcf)
     config(example, tmp_path, vcf=str(vcf))
     proc = snakemake(tmp_path, "--configfile", "cfg.yaml", "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,12 +5,12 @@ the tile's region as `bcftools view -Oz` writes it (the store must not be larger
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_vcf
+from htstools import bcftools
 
 from vcf2embed.genotypes import load_genotypes, read_tile_genotypes, save_genotypes
 from vcf2embed.genotypes.store import pack_calls, unpack_calls
@@ -80,9 +80,7 @@ def test_dosages_within_the_stated_error_of_bcftools(tmp_path: Path) -> None:
     with np.load(tmp_path / "g.npz") as data:
         max_error = json.loads(str(data["meta"]))["dosage_max_error"]
     assert max_error == pytest.approx(2 / 131068 + 2 * 2.0**-24)
-    out = subprocess.run(
-        ["bcftools", "query", "-f", "[%DS\t]\n", str(vcf)], capture_output=True, text=True
-    ).stdout
+    out = bcftools("query", "-f", "[%DS\t]\n", vcf)
     expected = np.array(
         [
             [np.nan if v == "." else float(v) for v in line.rstrip("\t").split("\t")]
@@ -101,10 +99,6 @@ def test_store_no_larger_than_the_tiles_input(tmp_path: Path, example: Path) -> 
     g = read_tile_genotypes(example / "cohort.vcf.gz", tile, variants)
     save_genotypes(g, tmp_path / "g.npz")
     region_vcf = tmp_path / "region.vcf.gz"
-    subprocess.run(
-        ["bcftools", "view", "-r", g.source["region"], "-Oz", "-o", str(region_vcf)]
-        + [str(example / "cohort.vcf.gz")],
-        check=True,
-    )
+    bcftools("view", "-r", g.source["region"], "-Oz", "-o", region_vcf, example / "cohort.vcf.gz")
     stored, given = (tmp_path / "g.npz").stat().st_size, region_vcf.stat().st_size
     assert stored <= given, (stored, given)

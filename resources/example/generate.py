@@ -4,18 +4,18 @@ The models are trained by `vcf2embed.train.train_from_vcf`, the code behind `vcf
 on a separate simulated panel of the same populations.
 
 Deterministic: the same seeds give the same VCF, tile table and weights. Needs the `dev` extra
-(msprime) and `bgzip`/`tabix` on PATH. Run from anywhere: `python resources/example/generate.py`.
+(msprime); bgzip and tabix come from pysam. Run from anywhere: `python resources/example/generate.py`.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import msprime
 import numpy as np
+import pysam
 
 from vcf2embed.tiles import Tile
 from vcf2embed.train import save_trained, train_from_vcf
@@ -106,8 +106,7 @@ def write_vcf(
         )
     plain = path.with_suffix("")
     plain.write_text("\n".join(lines) + "\n")
-    subprocess.run(["bgzip", "-f", str(plain)], check=True)
-    subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+    pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to `path`, then indexes
 
 
 def main() -> None:

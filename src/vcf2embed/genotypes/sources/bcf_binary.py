@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from ...progress import track
 from ..paths import check_indexed
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
-from .htslib import CHUNK_BYTES, htslib_output, htslib_problem, tool_reader_unusable
+from .htslib import CHUNK_BYTES, htslib_output, htslib_problem, run_tool, tool_reader_unusable
 
 _MAGIC = b"BCF\x02"
 # l_shared, l_indiv, CHROM, POS, rlen, QUAL, n_info, n_allele, n_sample | n_fmt << 24
@@ -82,9 +81,7 @@ def parse_header(
 
 def read_bcf_header(path: Path) -> SourceHeader:
     """Sample IDs, contig names and FORMAT IDs of a BCF file, via bcftools."""
-    proc = subprocess.run(
-        ["bcftools", "view", "-h", "--no-version", str(path)], capture_output=True
-    )
+    proc = run_tool("bcftools", "view", "-h", "--no-version", str(path))
     if proc.returncode != 0:
         raise InputError(htslib_problem(path, proc.stderr.decode(errors="replace")))
     samples, contigs, formats, _ = parse_header(proc.stdout.decode(errors="replace"), path)
@@ -96,7 +93,7 @@ class BcfSource(Source):
 
     reader = "bcf"
     suffixes = (".bcf",)
-    description = "an indexed BCF file, GT genotypes and the `bcftools` command"
+    description = "an indexed BCF file, GT genotypes and the `bcftools` command or pysam"
 
     @classmethod
     def unusable(cls, path: Path, genotype_field: str) -> str | None:
@@ -187,8 +184,8 @@ def _array_layout(raw: np.ndarray, kind: int) -> np.ndarray:
 
 def _records(path: Path, region: str):
     """Yield (header text, None) once, then (data, record offsets) for blocks of whole records."""
-    cmd = ["bcftools", "view", "-Ou", "--no-version", "-r", region, str(path)]
-    with htslib_output(cmd, path, region) as out:
+    args = ["view", "-Ou", "--no-version", "-r", region, str(path)]
+    with htslib_output("bcftools", args, path, region) as out:
         head = out.read(9)
         if len(head) < 9 or head[:4] != _MAGIC:
             out.read()  # let bcftools finish, so that its own error is the one reported

@@ -26,7 +26,14 @@ from ..paths import check_indexed
 from ..quality import info_quality
 from ..records import EXACT_LUT, RecordSink, SourceHeader, all_in_order, array_codes, format_label
 from .base import Source
-from .htslib import CHUNK_BYTES, htslib_output, htslib_problem, tool_reader_unusable
+from .htslib import (
+    CHUNK_BYTES,
+    htslib_output,
+    htslib_problem,
+    popen_tool,
+    run_tool,
+    tool_reader_unusable,
+)
 from .vcf_text_decode import decode_record, simple_codes
 
 FIRST_CHUNK_BYTES = 1 << 18
@@ -35,10 +42,10 @@ DECODE_LINES = 256  # records decoded together: bounds the temporary arrays
 
 def read_text_header(path: Path) -> SourceHeader:
     """Sample IDs, contig names (from the index) and FORMAT IDs of a bgzipped VCF, via tabix."""
-    listing = subprocess.Popen(  # runs while the header is read
-        ["tabix", "-l", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    listing = popen_tool(  # runs while the header is read
+        "tabix", "-l", str(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    header = subprocess.run(["tabix", "-H", str(path)], capture_output=True)
+    header = run_tool("tabix", "-H", str(path))
     listed_out, listed_err = listing.communicate()
     if header.returncode != 0:
         raise InputError(htslib_problem(path, header.stderr.decode(errors="replace")))
@@ -64,7 +71,7 @@ class VcfTextSource(Source):
     reader = "text"
     # ".gz": any bgzipped VCF, e.g. the lab's per-tile input_chr22<SUFFIX>.gz
     suffixes = (".vcf.gz", ".vcf.bgz", ".gz")
-    description = "a bgzipped, tabix-indexed VCF and the `tabix` command"
+    description = "a bgzipped, tabix-indexed VCF and the `tabix` command or pysam"
 
     @classmethod
     def unusable(cls, path: Path, genotype_field: str) -> str | None:
@@ -109,7 +116,7 @@ def _chunks(path: Path, region: str) -> Iterator[bytes]:
 
     While one block is decoded, tabix decompresses the next into the (widened) pipe.
     """
-    with htslib_output(["tabix", str(path), region], path, region) as out:
+    with htslib_output("tabix", [str(path), region], path, region) as out:
         pending: list[bytes] = []  # blocks since the last line end: a long line spans several
         size = FIRST_CHUNK_BYTES  # a small first block: decoding starts sooner
         while True:
