@@ -13,7 +13,6 @@ Prints genotypes per second and the ratio; writes the table into benchmarks/RESU
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from imputed import make_imputed  # noqa: E402
+from results_md import write_section  # noqa: E402
 from scale import sites  # noqa: E402
 
 from vcf2embed.genotypes import read_tile_genotypes  # noqa: E402
@@ -168,24 +168,7 @@ def measure(n: int) -> list[str]:
 
 
 def write_results(lines: list[str]) -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    body = path.read_text()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    section = "\n".join(
-        [
-            "## Biobank formats (benchmarks/formats.py)",
-            "",
-            f"Commit {commit}, {time.strftime('%Y-%m-%d')}, this machine (2 cores, 24 GB).",
-            "",
-            *lines,
-            "",
-        ]
-    )
-    pattern = re.compile(r"## Biobank formats \(benchmarks/formats.py\).*?(?=\n## |\Z)", re.S)
-    body = pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
-    path.write_text(body)
+    write_section("Biobank formats", "formats.py", lines, "this machine (2 cores, 24 GB)")
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cohort import CACHE, make_cohort  # noqa: E402
+from results_md import write_section  # noqa: E402
 
 from vcf2embed.tiles import Tile  # noqa: E402
 from vcf2embed.variants import VariantList  # noqa: E402
@@ -503,22 +503,12 @@ def scaling(work: Path, quick: bool) -> None:
 
 
 def write_results() -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    body = path.read_text() if path.exists() else "# Benchmark results\n"
     lines = [
-        "## Targets (benchmarks/run.py)",
-        "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.",
-        "",
         "| measure | value | target |",
         "|---|---|---|",
         *[f"| {m} | {v} | {t} |" for m, v, t in ROWS],
-        "",
     ]
-    section = "\n".join(lines)
-    pattern = re.compile(r"## Targets \(benchmarks/run.py\).*?(?=\n## |\Z)", re.S)
-    body = pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
-    path.write_text(body)
+    write_section("Targets", "run.py", lines, machine())
 
 
 def main() -> int:

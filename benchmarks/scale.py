@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from imputed import make_imputed  # noqa: E402
+from results_md import write_section  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REGION_LENGTH = 25_000
@@ -227,24 +228,7 @@ def growth(all_figures: list[dict]) -> list[str]:
 
 
 def write_results(lines: list[str]) -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    body = path.read_text() if path.exists() else "# Benchmark results\n"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    section = "\n".join(
-        [
-            "## Scale (benchmarks/scale.py)",
-            "",
-            f"Commit {commit}, {time.strftime('%Y-%m-%d')}, this machine (2 cores, 24 GB).",
-            "",
-            *lines,
-            "",
-        ]
-    )
-    pattern = re.compile(r"## Scale \(benchmarks/scale.py\).*?(?=\n## |\Z)", re.S)
-    body = pattern.sub(section, body) if pattern.search(body) else body.rstrip() + "\n\n" + section
-    path.write_text(body)
+    write_section("Scale", "scale.py", lines, "this machine (2 cores, 24 GB)")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import time
 
 from . import __version__
 from .cli_options import (
+    _check_arguments,
     _convert_arguments,
     _DefaultsShown,
     _describe_config_options,
@@ -29,6 +30,11 @@ log = logging.getLogger("vcf2embed")
 
 
 _COMMANDS = {
+    "check": (
+        "check a workflow config before a run: inputs, indexes, contigs, samples, models, "
+        "variant match; print the plan",
+        _check_arguments,
+    ),
     "genotypes": ("read one tile's genotypes aligned to its model", _genotypes_arguments),
     "embed": (
         "run tiles' models and write their embeddings (one process, many tiles)",

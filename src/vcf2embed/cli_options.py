@@ -163,6 +163,15 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=commands._cmd_export)
 
 
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    from .preflight_report import cmd_check
+
+    p.add_argument("--configfile", required=True, help="the workflow config to check")
+    p.add_argument("--directory", default=".", help="the folder the config's paths are relative to")
+    p.add_argument("--all", action="store_true", help="list every tile, not the first 20")
+    p.set_defaults(func=cmd_check)
+
+
 def _summarize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("qc", nargs="+")
     p.add_argument("--out", required=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -211,7 +212,7 @@ def _load_bundle(folder: Path, allow_user_code: bool) -> LoadedModel:
     device = "meta" if arch.get("name") == "lab_autoencoder" else "cpu"
     with torch.device(device):
         module = _build_module(arch, meta_path, allow_user_code)
-    _check_state_dict(module, load_file(str(weights)), weights)
+    _check_state_dict(module, _read_safetensors(weights), weights)
     n_inputs = len(variants) * features_per_variant(encoding)
     arch_inputs = meta.get("architecture", {}).get("ni")
     if arch_inputs is not None and int(arch_inputs) != n_inputs:
@@ -232,6 +233,16 @@ def _load_bundle(folder: Path, allow_user_code: bool) -> LoadedModel:
         reconstructs_input=bool(meta.get("reconstructs_input", False)),
         settings=meta,
     )
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; raise ModelError if it is not one."""
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise ModelError(
+            f"{path} is not a readable safetensors file ({exc}); re-copy or re-save the model"
+        ) from None
 
 
 def save_bundle(
