@@ -6,8 +6,10 @@ import re
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 from helpers import venv_env
 
@@ -69,3 +71,45 @@ def test_snakefmt_leaves_rules_unchanged() -> None:
     ]
     proc = run(str(Path(sys.executable).parent / "snakefmt"), "--check", *files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_built_wheel_runs_outside_the_repository(tmp_path: Path, example: Path) -> None:
+    """The wheel carries what the commands read (the config schema), and its commands run from
+    a folder outside the repository with only the wheel's copy of the package importable."""
+    dist, site, elsewhere = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", dist, ROOT],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("vcf2embed-*.whl"))
+    assert "vcf2embed/config.schema.yaml" in zipfile.ZipFile(wheel).namelist()
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", site, wheel],
+        check=True,
+        capture_output=True,
+    )
+    env = {**venv_env(), "PYTHONPATH": str(site)}
+
+    def run_here(*cmd: str | Path) -> str:
+        done = subprocess.run(cmd, cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    where = run_here(sys.executable, "-c", "import vcf2embed; print(vcf2embed.__file__)")
+    assert where.startswith(str(site)), where
+    version = run_here(sys.executable, "-c", "import vcf2embed; print(vcf2embed.__version__)")
+    assert run_here(site / "bin" / "vcf2embed", "--version").split() == [
+        "vcf2embed",
+        version.strip(),
+    ]
+    assert run_here(sys.executable, "-m", "vcf2embed", "--version").split()[1] == version.strip()
+    (elsewhere / "cfg.yaml").write_text(
+        f"vcf: {example / 'cohort.vcf.gz'}\ntiles: {example / 'tiles.tsv'}\n"
+    )
+    assert "readers: text x5" in run_here(
+        sys.executable, "-m", "vcf2embed", "check", "--configfile", "cfg.yaml"
+    )
