@@ -139,3 +139,15 @@ def encoder_forward(x: np.ndarray, weights: dict[str, np.ndarray], activation: s
         h = ACT[activation](h @ w.T + b)
         layer += 2
     return h
+
+
+def variant_present(vcf: Path, variant: tuple[int, str, str], contig: str = "1") -> bool:
+    """True when bcftools shows a record holding both of the variant's alleles at its position."""
+    pos, ref, alt = variant
+    _, records = bcftools_query(vcf, f"{contig}:{pos}-{pos}")
+    return any(
+        rec["pos"] == pos
+        and ref in [rec["ref"], *rec["alts"]]
+        and alt in [rec["ref"], *rec["alts"]]
+        for rec in records
+    )

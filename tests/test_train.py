@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from htstools import bcftools
 
 from vcf2embed.models import load_model
 from vcf2embed.tiles import Tile
@@ -51,13 +52,52 @@ def test_same_seed_same_weights(panel: np.ndarray) -> None:
 
 
 def test_train_from_vcf_filters_by_maf(example: Path) -> None:
+    """The variants kept are exactly the biallelic, polymorphic records (first per position)
+    whose minor allele frequency over called alleles is >= min_maf, by hand from bcftools."""
     tile = Tile("t", "22", 17_000_001, 17_060_000, Path("unused"))
     result, variants = train_from_vcf(
         example / "cohort.vcf.gz", tile, TrainSettings(epochs=2), min_maf=0.1
     )
-    assert len(variants) > 10
+    region = f"22:{tile.start}-{tile.end}"
+    rows = bcftools(
+        "query", "-r", region, "-f", "%POS\t%REF\t%ALT[\t%GT]\n", example / "cohort.vcf.gz"
+    )
+    expected, seen, filtered = [], set(), 0
+    for line in rows.splitlines():
+        pos, ref, alt, *gts = line.split("\t")
+        if "," in alt or pos in seen:
+            continue
+        seen.add(pos)
+        alleles = [a for gt in gts for a in gt.replace("|", "/").split("/") if a != "."]
+        maf = min(alleles.count("1"), alleles.count("0")) / len(alleles)
+        if maf >= 0.1:
+            expected.append((int(pos), ref, alt))
+        else:
+            filtered += 1
+    assert filtered > 0  # the region has variants the filter must drop
+    assert list(zip(variants.pos.tolist(), variants.ref, variants.alt)) == expected
     assert result.module.encoder[0].in_features == 2 * len(variants)
-    assert variants.pos.min() >= tile.start and variants.pos.max() <= tile.end
+
+
+def test_early_stop_after_patience_without_improvement(panel: np.ndarray) -> None:
+    """With a learning rate of zero nothing improves after the first epoch: training stops
+    `patience` epochs later."""
+    result = train_autoencoder(panel, TrainSettings(epochs=50, patience=4, learning_rate=0.0))
+    assert result.best_epoch == 0
+    assert len(result.history) == 5
+
+
+def test_returned_weights_are_the_best_epochs(panel: np.ndarray) -> None:
+    """Training is deterministic, so a run cut at the best epoch ends with that epoch's weights:
+    the full run must return exactly those, not its last epoch's."""
+    noisy = dict(learning_rate=0.3, seed=5, patience=30)  # overshoots after epoch 1
+    full = train_autoencoder(panel, TrainSettings(epochs=12, **noisy))
+    losses = [h["val_loss"] for h in full.history]
+    assert full.best_epoch == int(np.argmin(losses)) < len(losses) - 1
+    cut = train_autoencoder(panel, TrainSettings(epochs=full.best_epoch + 1, **noisy))
+    assert cut.best_epoch == full.best_epoch
+    a, b = full.module.state_dict(), cut.module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_cli_train_writes_bundle_and_lab(example: Path, tmp_path: Path) -> None:

@@ -241,6 +241,11 @@ def _candidates(path: Path, region: str, line: bytes, sink: RecordSink) -> list[
             f"{path}: a record in {region} has fewer than 10 columns; a VCF with samples needs 10 or more"
         ) from None
     parts = line[:cut].split(b"\t")
+    if not parts[1].isdigit():
+        raise InputError(
+            f"{path}: a record in {region} has POS {parts[1].decode(errors='replace')!r}, "
+            "not a whole number; fix the file (bcftools view reports such records)"
+        )
     pos = int(parts[1])
     if pos not in sink.by_pos:
         sink.skip()
