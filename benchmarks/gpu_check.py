@@ -85,7 +85,7 @@ def main() -> int:
         def run_cuda(m=m_cuda, rows=big, sel=selectors):
             return compute_activations(m, rows, sel, cuda, args.batch_size)
 
-        t_cpu, t_cuda = timed(run_cpu, 1), timed(run_cuda)
+        t_cpu, t_cuda = timed(run_cpu), timed(run_cuda)  # best of the same repeats
         cpu_rate, cuda_rate = 20_000 / t_cpu, len(big) / t_cuda
         # the reconstruction QC runs on the model's device: the same calls must be counted
         qc = {}

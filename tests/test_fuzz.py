@@ -139,7 +139,13 @@ def test_genotypes_on_random_vcf_text(data) -> None:
             return
         # accepted: bcftools must read the same file and give the same calls
         region = f"1:1-{max(m[0] for m in model)}"
-        names, expected = oracle_alleles(vcf, region, model)
+        try:
+            names, expected = oracle_alleles(vcf, region, model)
+        except subprocess.CalledProcessError:
+            # bcftools parses every record of the index bins it visits; tabix (which the reader
+            # streams) drops records outside the region unparsed, such as one at POS <= 0
+            assert kind == "bad_pos", kind
+            return
         got = load_genotypes(out)
         assert got.samples == names
         np.testing.assert_array_equal(got.alleles, expected)

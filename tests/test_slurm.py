@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from helpers import snakemake_command, venv_env
 
-from vcf2embed.batches import embed_batches
+from vcf2embed.job_resources import embed_mem_mb, genotypes_mem_mb
 from vcf2embed.parquet import read_embeddings, read_metadata
+from vcf2embed.variants import load_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
@@ -104,28 +105,31 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
         "--slurm-no-account",
         "--slurm-init-seconds-before-status-checks",
         "2",
-        "--group-components",
-        "genotypes_batch=3",
-        "embed_batch=3",
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "sbatch" in proc.stdout or "submitted with SLURM jobid" in proc.stdout
 
     rows = subprocess.run(
-        ["squeue", "-t", "all", "-h", "-o", "%i|%P|%T|%k"], capture_output=True, text=True
+        ["squeue", "-t", "all", "-h", "-o", "%i|%P|%T|%k|%b|%m"], capture_output=True, text=True
     ).stdout.splitlines()
     jobs = [r.split("|") for r in rows if int(r.split("|")[0]) not in before]
-    # 5 tiles, genotypes in groups of 3: 2 jobs; the embed batches (by tile ID) in groups of 3;
-    # the summary and the report: 1 job each; publishing runs on the submitting host
-    tile_ids = [
-        line.split("\t")[0] for line in (example / "tiles.tsv").read_text().splitlines()[1:]
-    ]
-    embed_jobs = -(-len(embed_batches(tile_ids, 2)) // 3)
-    assert len(jobs) == 2 + embed_jobs + 2, jobs
-    assert all(state == "COMPLETED" for _, _, state, _ in jobs), jobs
-    embed_partitions = {part for _, part, _, comment in jobs if "embed" in comment}
-    other_partitions = {part for _, part, _, comment in jobs if "embed" not in comment}
-    assert embed_partitions == {"gpu"} and other_partitions == {"cpu"}
+    # the profile's own grouping (25 tiles of a rule per job): the 5 genotypes jobs in one SLURM
+    # job, the embed batches in one; the summary and the report one each; publishing runs on
+    # the submitting host
+    assert len(jobs) == 4, jobs
+    assert all(state == "COMPLETED" for _, _, state, *_ in jobs), jobs
+    embed = [job for job in jobs if "embed" in job[3]]
+    genotypes = [job for job in jobs if "genotypes" in job[3]]
+    assert len(embed) == 1 and len(genotypes) == 1, jobs
+    assert {job[1] for job in jobs} - {embed[0][1]} == {"cpu"} and embed[0][1] == "gpu"
+    # the GPU: one per embed job, none elsewhere
+    assert embed[0][4].endswith("gpu:1"), embed
+    assert all("gpu" not in job[4] for job in jobs if job is not embed[0]), jobs
+    # memory from samples x variants (job_resources), attempt 1
+    widest = max(len(load_variants(example / t[4], t[1])) for t in tile_rows(example))
+    assert _megabytes(embed[0][5]) >= embed_mem_mb(330, widest, False)
+    assert _megabytes(genotypes[0][5]) >= genotypes_mem_mb(330, widest, False)
+    assert _megabytes(embed[0][5]) > _megabytes(genotypes[0][5])
 
     local = run_snakemake(tmp_path / "local", "--configfile", "cfg.yaml", "--cores", "2")
     assert local.returncode == 0, local.stdout[-3000:]
@@ -144,3 +148,13 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
             assert {k: v for k, v in m1.items() if k != "config"} == {
                 k: v for k, v in m2.items() if k != "config"
             }
+
+
+def tile_rows(example: Path) -> list[list[str]]:
+    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]
+
+
+def _megabytes(squeue_memory: str) -> float:
+    """squeue's %m (`900M`, `2G`) in MB."""
+    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+    return float(squeue_memory[:-1]) * scale[squeue_memory[-1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -105,6 +106,40 @@ def test_outputs_qc_and_rerun_is_noop(run: Path, example: Path) -> None:
     assert all((run / "out" / "qc" / f"{t[0]}.json").exists() for t in tiles(example))
     proc = snakemake(run, "--configfile", "cfg.yaml", "--cores", "2", "-n")
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_qc_tables_equal_pandas_from_the_tile_files(run: Path) -> None:
+    """qc_summary.tsv against pandas on the per-tile JSONs; qc_samples.tsv against the per-tile
+    sample TSVs, concordance weighted by each tile's observed calls (not a mean of means)."""
+    import pandas as pd
+
+    out = run / "out"
+    qc = pd.json_normalize([json.loads(p.read_text()) for p in sorted(out.glob("qc/*.json"))])
+    summary = pd.read_csv(out / "qc_summary.tsv", sep="\t").set_index("tile_id")
+    qc = qc.set_index("tile_id").loc[summary.index]
+    for column in ("matched", "matched_swapped", "calls_missing", "calls_half_missing"):
+        assert (summary[column] == qc[f"alignment.{column}"]).all(), column
+    assert (summary["n_samples"] == qc["n_samples"]).all()
+    assert (summary["latent_width"] == qc["layers.latent.width"]).all()
+    np.testing.assert_allclose(summary["match_rate"], qc["alignment.match_rate"], atol=1e-6)
+    np.testing.assert_allclose(
+        summary["reconstruction_concordance"], qc["reconstruction.concordance"], atol=1e-6
+    )
+    per_tile = pd.concat(
+        pd.read_csv(out / "qc" / f"{tile}.samples.tsv", sep="\t") for tile in summary.index
+    )
+    per_tile["correct"] = per_tile["concordance"] * per_tile["observed_calls"]
+    grouped = per_tile.groupby("sample_id")
+    expected = grouped["correct"].sum() / grouped["observed_calls"].sum()
+    samples = pd.read_csv(out / "qc_samples.tsv", sep="\t").set_index("sample_id")
+    assert set(samples.index) == set(expected.index)
+    assert (samples["tiles"] == grouped.size().loc[samples.index]).all()
+    assert (samples["observed_calls"] == grouped["observed_calls"].sum().loc[samples.index]).all()
+    np.testing.assert_allclose(
+        samples["reconstruction_concordance"], expected.loc[samples.index], atol=1e-6
+    )
+    unweighted = grouped["concordance"].mean().loc[samples.index]
+    assert not np.allclose(samples["reconstruction_concordance"], unweighted, atol=1e-6)
 
 
 def test_bad_config_stops_with_schema_message(tmp_path: Path, example: Path) -> None:
