@@ -17,7 +17,8 @@ def commit() -> str:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "src", "benchmarks"],
+        ["git", "status", "--porcelain", "--untracked-files=no", "src", "benchmarks"]
+        + [":!benchmarks/RESULTS.md"],
         capture_output=True,
         text=True,
         cwd=ROOT,
