@@ -68,3 +68,8 @@ def bundle_copy(src: Path, dst: Path) -> Path:
     """Copy a model folder so a test can change it."""
     shutil.copytree(src, dst)
     return dst
+
+
+def tile_rows(example: Path) -> list[list[str]]:
+    """The example tile table's rows (tile_id, chrom, start, end, model), header left out."""
+    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import bundle_copy, venv_env
+from helpers import bundle_copy, tile_rows, venv_env
 from htstools import bcftools, tabix
 
 from vcf2embed.genotypes import read_tile_genotypes
@@ -27,10 +27,6 @@ def check(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         env=venv_env(),
     )
-
-
-def tile_rows(example: Path) -> list[list[str]]:
-    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]
 
 
 def test_example_plan(tmp_path: Path, example: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import snakemake_command, venv_env
+from helpers import snakemake_command, tile_rows, venv_env
 
 from vcf2embed.job_resources import embed_mem_mb, genotypes_mem_mb
 from vcf2embed.parquet import read_embeddings, read_metadata
@@ -148,10 +148,6 @@ def test_example_through_slurm_profile(cluster, tmp_path: Path, example: Path) -
             assert {k: v for k, v in m1.items() if k != "config"} == {
                 k: v for k, v in m2.items() if k != "config"
             }
-
-
-def tile_rows(example: Path) -> list[list[str]]:
-    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]
 
 
 def _megabytes(squeue_memory: str) -> float:
