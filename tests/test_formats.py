@@ -85,6 +85,51 @@ def test_samples_subset_and_order_as_for_vcf(fmt: str, converted, example: Path)
     np.testing.assert_array_equal(got[1], expected[1])
 
 
+@pytest.mark.parametrize("fmt", ["pgen", "bed"])
+def test_plink_calls_equal_pgenlib_alleles(fmt: str, converted, example: Path) -> None:
+    """Every call against pgenlib's own allele read of the file (unphased files go through
+    ALT counts, another pgenlib call); a .bed holds no phase, so no call may say phased."""
+    import pgenlib
+
+    path = converted[fmt]
+    tile = read_tiles(example / "tiles.tsv")[1]
+    g = read_tile_genotypes(path, tile, load_model(tile.model).variants)
+    var_file = path.with_suffix(".pvar" if fmt == "pgen" else ".bim")
+    pvar = pgenlib.PvarReader(bytes(var_file))
+    reader = pgenlib.PgenReader(bytes(path), raw_sample_ct=len(g.samples), pvar=pvar)
+    start, stop = g.source["region"].split(":")[1].split("-")
+    numbers = [
+        i
+        for i in range(pvar.get_variant_ct())
+        if int(start) <= pvar.get_variant_pos(i) <= int(stop)
+    ]
+    alleles = np.empty((len(numbers), 2 * len(g.samples)), dtype=np.int32)
+    phased = np.zeros((len(numbers), len(g.samples)), dtype=np.uint8)
+    reader.read_alleles_and_phasepresent_list(np.array(numbers, np.uint32), alleles, phased)
+    expected = np.maximum(alleles, -1).reshape(len(numbers), -1, 2)
+    exact = {
+        (
+            pvar.get_variant_pos(i),
+            pvar.get_allele_code(i, 0).decode(),
+            pvar.get_allele_code(i, 1).decode(),
+        ): k
+        for k, i in enumerate(numbers)
+        if pvar.get_allele_ct(i) == 2
+    }
+    variants = load_model(tile.model).variants
+    checked = 0
+    for j in range(len(variants)):
+        k = exact.get((int(variants.pos[j]), variants.ref[j], variants.alt[j]))
+        if k is not None:
+            np.testing.assert_array_equal(g.alleles_vm[j], expected[k])
+            if fmt == "pgen":
+                np.testing.assert_array_equal(g.phased_vm[j], phased[k].astype(bool))
+            checked += 1
+    assert checked > 0.5 * len(variants)
+    if fmt == "bed":
+        assert not g.phased_vm.any()
+
+
 def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:
     tile = read_tiles(example / "tiles.tsv")[0]
     variants = load_model(tile.model).variants

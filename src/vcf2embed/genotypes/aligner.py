@@ -16,6 +16,7 @@ Aligned calls are allele codes relative to the *model's* alleles: 0 = model REF,
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from ..errors import InputError
 from ..variants import VariantList
 from .qc import AlignmentQC
 from .quality import low_quality
-from .records import format_label
+from .records import format_label, row_counts
 from .tile import PRESENCE_SCALE
 
 _COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
@@ -87,6 +88,14 @@ def soft_presence(values: np.ndarray, kind: str) -> np.ndarray:
     return np.rint(np.clip(pair, 0.0, 1.0) * PRESENCE_SCALE).astype(np.uint16)
 
 
+@lru_cache(maxsize=4)
+def minus_ones(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only int8 array of -1s, to clamp codes with (a scalar bound is much slower)."""
+    out = np.full(shape, -1, dtype=np.int8)
+    out.flags.writeable = False
+    return out
+
+
 class Aligner:
     """Chooses, for every model variant, the best-matching record and stores its calls."""
 
@@ -103,8 +112,8 @@ class Aligner:
         self.genotype_field = genotype_field
         # variant-major while reading: each record fills a contiguous row; `finish` sets the
         # rows no record supplied
-        self.alleles_vm = np.empty((n_var, n_samples, 2), dtype=np.int8)
-        self.phased_vm = np.empty((n_var, n_samples), dtype=bool)
+        self.alleles_vm = np.full((n_var, n_samples, 2), -1, dtype=np.int8)
+        self.phased_vm = np.zeros((n_var, n_samples), dtype=bool)
         self.filled = np.zeros(n_var, dtype=bool)
         # model-ALT dosages, variant-major (a record fills a row); NaN until a record supplies it
         self.dosage = (
@@ -203,6 +212,14 @@ class Aligner:
             )
         return old_rank < RANK[kind]
 
+    def destination(self, js: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows of consecutive variants `js` (codes, phased), for a source to write calls
+        into before `fill_codes` takes them there; None when `js` are not consecutive."""
+        first = js[0]
+        if js != list(range(first, first + len(js))):
+            return None
+        return self.alleles_vm[first : first + len(js)], self.phased_vm[first : first + len(js)]
+
     def fill_codes(
         self,
         js: list[int],
@@ -211,9 +228,9 @@ class Aligner:
         may_have_other: bool = True,
         haploid: np.ndarray | None = None,
     ) -> None:
-        """Store (records, samples, 2) codes (-1 missing, -2 another allele; samples in output
-        order). Call counts are kept per model variant, so a record that a better one replaces
-        later leaves no trace in the QC."""
+        """Store (records, samples, 2) codes (negative: missing, -2 another allele where
+        `may_have_other`; samples in output order). Call counts are kept per model variant, so a
+        record that a better one replaces later leaves no trace in the QC."""
         if haploid is None:
             haploid = np.zeros(len(js), dtype=np.int64)
         if len(set(js)) != len(js):  # a later, better record replaces an earlier one
@@ -225,23 +242,28 @@ class Aligner:
                 haploid[keep],
             )
         codes = np.ascontiguousarray(codes)
-        pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
-        both = (pair == -1).sum(axis=1, dtype=np.int64)
-        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele code is negative
-        negative = negative_calls.sum(axis=1, dtype=np.int64)
-        other = np.zeros_like(both)
+        other = np.zeros(len(js), dtype=np.int64)
         if may_have_other:
             # per call (two bytes viewed as one uint16): any allele -2 and none -1
             other_calls = ((codes == -2).view(np.uint16) != 0) & (
                 (codes == -1).view(np.uint16) == 0
             )
-            other = other_calls.reshape(len(js), -1).sum(axis=1, dtype=np.int64)
+            other = row_counts(other_calls)
+        np.maximum(codes, minus_ones(codes.shape[1:]), out=codes)
+        pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
+        both = row_counts(pair == -1)
+        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
+        negative = row_counts(negative_calls)
+        if (negative > both).any():  # half-missing calls, or ones holding another allele
+            np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
         self.filled[js] = True
-        pair[negative_calls] = -1
         if js == list(range(js[0], js[0] + len(js))):
-            self.alleles_vm[js[0] : js[0] + len(js)] = codes
-            self.phased_vm[js[0] : js[0] + len(js)] = phased
+            rows = slice(js[0], js[0] + len(js))
+            if not np.may_share_memory(codes, self.alleles_vm):  # else written there already
+                self.alleles_vm[rows] = codes
+            if not np.may_share_memory(phased, self.phased_vm):
+                self.phased_vm[rows] = phased
         else:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased

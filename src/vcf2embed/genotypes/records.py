@@ -40,7 +40,8 @@ class RecordSink(Protocol):
     `order` holds the file's sample columns in output order; `by_pos` the model's variant
     indices at each position. A record no variant is at is `skip`ped; any other record goes
     through `candidates` (or, for an exact biallelic match found on a fast path, `claim_exact`/
-    `claim_one`), and the calls of each claimed variant go to `fill_codes`/`fill_valid`.
+    `claim_one`), and the calls of each claimed variant go to `fill_codes`/`fill_valid` (a
+    source may first write them into the rows `destination` gives).
     """
 
     order: np.ndarray
@@ -67,6 +68,9 @@ class RecordSink(Protocol):
     ) -> list[tuple[int, str, np.ndarray]]:
         """Model variants a record supplies, as (index, kind, allele lookup table)."""
 
+    def destination(self, js: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Writable (codes, phased) rows of consecutive variants `js`, else None."""
+
     def fill_codes(
         self,
         js: list[int],
@@ -89,6 +93,12 @@ class RecordSink(Protocol):
         self, j: int, kind: str, rec_alleles: list[str], lut: np.ndarray, values: np.ndarray | None
     ) -> None:
         """Store variant `j`'s model-ALT dosage from a record's DS or GP values (output order)."""
+
+
+def row_counts(flags: np.ndarray) -> np.ndarray:
+    """The number of True values in each row of a (rows, ...) bool array."""
+    # one count_nonzero per row is several times faster than a reduction along an axis
+    return np.array([np.count_nonzero(row) for row in flags], dtype=np.int64)
 
 
 def format_label(label: tuple) -> str:

@@ -11,6 +11,8 @@ from ..errors import InputError
 
 def check_unique_samples(path: Path, samples: list[str]) -> None:
     """Raise on the first sample ID that the file lists twice."""
+    if len(set(samples)) == len(samples):
+        return
     seen: set[str] = set()
     for s in samples:
         if s in seen:

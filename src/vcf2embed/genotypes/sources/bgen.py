@@ -103,6 +103,7 @@ class BgenSource(Source):
             np.array([v.pos for v in self.variants], dtype=np.int64),
             [tuple(v.alleles) for v in self.variants],
             np.arange(len(self.variants)),
+            len(self.header.samples),
         )
 
     def _probabilities(self, k: int) -> np.ndarray:

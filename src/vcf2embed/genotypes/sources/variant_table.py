@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import RecordSink, all_in_order, batch_array_codes
+from ..records import RecordSink, all_in_order, batch_array_codes, row_counts
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries
+CACHE_BLOCK_BYTES = 1 << 20  # codes converted at once: stays in the CPU's cache
 
 
 @dataclass
@@ -27,16 +28,24 @@ class RegionVariants:
     pos: np.ndarray  # int64
     alleles: list[tuple[str, ...]]
     index: np.ndarray  # each variant's number in the file
+    n_samples: int  # samples in the file
     quality: np.ndarray | None = None  # imputation quality, when the format carries one
+    haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
+    read_rows: int | None = None  # variants a read should take at once (a storage chunk)
 
 
 # read_calls(indices) -> (len(indices), samples, 3) int16 in cyvcf2's layout, file sample order
 CallReader = Callable[[np.ndarray], np.ndarray]
 # read_values(indices, field) -> (len(indices), samples, values per call) float, NaN missing
 ValueReader = Callable[[np.ndarray, str], "np.ndarray | None"]
-# read_pairs(indices) -> ((len(indices), samples, 2) int8 allele indices, -1 missing, -2 the
-# absent second allele of a haploid call; (len(indices), samples) bool phased), file order
-PairReader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# read_pairs(indices, into) -> ((len(indices), samples, 2) int8 allele indices, negative when
+# missing, -2 the absent second allele of a haploid call; (len(indices), samples) bool phased),
+# file sample order; written into `into` (a pair of such arrays) unless it is None
+PairReader = Callable[
+    [np.ndarray, "tuple[np.ndarray, np.ndarray] | None"], tuple[np.ndarray, np.ndarray]
+]
+# a variant a sink takes: (model index, kind, record alleles, allele lookup table, file number)
+Wanted = tuple[int, str, list[str], np.ndarray, int]
 
 
 def put_region(
@@ -47,7 +56,21 @@ def put_region(
     read_pairs: PairReader | None = None,
 ) -> None:
     """Offer every variant of `region` to `sink` and store the calls of those it takes."""
-    wanted: list[tuple[int, str, list[str], np.ndarray, int]] = []
+    wanted = _wanted(region, sink)
+    step = max(1, CALL_BATCH_BYTES // (8 * max(1, len(sink.order))))
+    for simple, run in _runs(wanted, read_pairs is not None):
+        if simple:
+            _store_simple(run, sink, read_pairs, region)
+        else:
+            for first in range(0, len(run), step):
+                _store(run[first : first + step], sink, read_calls)
+    for first in range(0, len(wanted), step):
+        _store_values(wanted[first : first + step], sink, read_values)
+
+
+def _wanted(region: RegionVariants, sink: RecordSink) -> list[Wanted]:
+    """The records of `region` the sink takes, in file order."""
+    wanted: list[Wanted] = []
     for pos, alleles, number in zip(region.pos.tolist(), region.alleles, region.index.tolist()):
         if pos not in sink.by_pos:
             sink.skip()
@@ -58,15 +81,19 @@ def put_region(
             wanted.append((j, kind, upper, lut, number))
             if sink.quality is not None and region.quality is not None:
                 sink.quality[j] = region.quality[number - region.index[0]]
-    n = max(1, len(sink.order))
-    step = max(1, CALL_BATCH_BYTES // (8 * n))
-    for first in range(0, len(wanted), step):
-        batch = wanted[first : first + step]
-        if read_pairs is not None and all(_simple(item[3]) for item in batch):
-            _store_simple(batch, sink, read_pairs)
-            _store_values(batch, sink, read_values)
+    return wanted
+
+
+def _runs(wanted: list[Wanted], pairs: bool) -> list[tuple[bool, list[Wanted]]]:
+    """Consecutive records split into runs that the allele-index path can take, or not."""
+    runs: list[tuple[bool, list[Wanted]]] = []
+    for item in wanted:
+        simple = pairs and _simple(item[3])
+        if runs and runs[-1][0] == simple:
+            runs[-1][1].append(item)
         else:
-            _store(batch, sink, read_calls, read_values)
+            runs.append((simple, [item]))
+    return runs
 
 
 def _simple(lut: np.ndarray) -> bool:
@@ -74,28 +101,76 @@ def _simple(lut: np.ndarray) -> bool:
     return len(lut) == 2 and {int(lut[0]), int(lut[1])} == {0, 1}
 
 
+def block_rows(n_samples: int) -> int:
+    """Records whose codes fill about one cache block."""
+    return max(1, CACHE_BLOCK_BYTES // (2 * max(1, n_samples)))
+
+
 def _store_simple(
-    batch: list[tuple[int, str, list[str], np.ndarray, int]],
-    sink: RecordSink,
-    read_pairs: PairReader,
+    run: list[Wanted], sink: RecordSink, read_pairs: PairReader, region: RegionVariants
 ) -> None:
-    """Store biallelic records' calls straight from their allele indices (swapped ones flipped)."""
-    numbers = np.array([item[4] for item in batch], dtype=np.int64)
-    pairs, phased = read_pairs(numbers)
-    if not all_in_order(sink.order, pairs.shape[1]):
-        pairs, phased = pairs[:, sink.order], phased[:, sink.order]
-    codes = np.array(pairs, dtype=np.int8, copy=True)
-    haploid = (codes[..., 1] == -2) & (codes[..., 0] >= 0)
-    n_haploid = np.count_nonzero(haploid, axis=1)
-    if n_haploid.any():
-        codes[..., 1] = np.where(haploid, codes[..., 0], codes[..., 1])
-        phased = phased | haploid
-    swapped = np.array([int(item[3][0]) == 1 for item in batch])
-    if swapped.any():
-        part = codes[swapped]
-        codes[swapped] = np.where(part >= 0, 1 - part, part)
-    np.maximum(codes, -1, out=codes)
-    sink.fill_codes([item[0] for item in batch], codes, phased, False, n_haploid)
+    """Store biallelic records' calls from their allele indices: read a storage chunk (or a
+    cache block) at a time, into the sink's own rows where they are consecutive, and convert a
+    cache block at a time."""
+    rows = block_rows(region.n_samples)
+    identity = all_in_order(sink.order, region.n_samples)
+    for part in _parts(run, region.read_rows or rows):
+        if region.read_rows:  # a chunked store: read the chunk's span once, convert from it
+            first = part[0][4]
+            codes, phased = read_pairs(np.arange(first, part[-1][4] + 1), None)
+            for start in range(0, len(part), rows):
+                block = part[start : start + rows]
+                at = _numbers(block) - first
+                _finish_block(block, sink, codes[at], phased[at], region, identity)
+            continue
+        into = sink.destination([item[0] for item in part]) if identity else None
+        codes, phased = read_pairs(_numbers(part), into)
+        for start in range(0, len(part), rows):
+            stop = start + rows
+            block = part[start:stop]
+            _finish_block(block, sink, codes[start:stop], phased[start:stop], region, identity)
+
+
+def _parts(run: list[Wanted], size: int) -> list[list[Wanted]]:
+    """`run` cut where a storage chunk of `size` variants ends, and at most `size` long."""
+    parts: list[list[Wanted]] = []
+    for item in run:
+        if parts and len(parts[-1]) < size and parts[-1][0][4] // size == item[4] // size:
+            parts[-1].append(item)
+        else:
+            parts.append([item])
+    return parts
+
+
+def _numbers(batch: list[Wanted]) -> np.ndarray:
+    return np.array([item[4] for item in batch], dtype=np.int64)
+
+
+def _finish_block(
+    block: list[Wanted],
+    sink: RecordSink,
+    codes: np.ndarray,
+    phased: np.ndarray,
+    region: RegionVariants,
+    identity: bool,
+) -> None:
+    """Turn one block's allele indices into model codes (swapped records flipped) and store
+    them; `codes` may already be the sink's own rows."""
+    if not identity:
+        codes, phased = codes[:, sink.order], phased[:, sink.order]
+    n_haploid = np.zeros(len(block), dtype=np.int64)
+    if region.haploid:
+        # both alleles of a call as one int16: the second -2 (0xFE) and the first not negative
+        pair = codes.view(np.int16)[..., 0]
+        haploid = (pair & np.int16(-128)) == np.int16(-512)  # masks 0xFF80, 0xFE00
+        n_haploid = row_counts(haploid)
+        if n_haploid.any():
+            codes[..., 1] = np.where(haploid, codes[..., 0], codes[..., 1])
+            phased |= haploid
+    for k, item in enumerate(block):
+        if int(item[3][0]) == 1:  # swapped: 0 <-> 1; negatives stay negative
+            np.bitwise_xor(codes[k], 1, out=codes[k])
+    sink.fill_codes([item[0] for item in block], codes, phased, False, n_haploid)
 
 
 def _store_values(batch, sink: RecordSink, read_values: ValueReader | None) -> None:
@@ -110,14 +185,12 @@ def _store_values(batch, sink: RecordSink, read_values: ValueReader | None) -> N
 
 
 def _store(
-    batch: list[tuple[int, str, list[str], np.ndarray, int]],
+    batch: list[Wanted],
     sink: RecordSink,
     read_calls: CallReader,
-    read_values: ValueReader | None,
 ) -> None:
     """Read and store one batch of taken records (file order: a later, better one wins)."""
     numbers = np.array([item[4] for item in batch], dtype=np.int64)
     calls = read_calls(numbers)[:, sink.order]
     codes, phased, haploid = batch_array_codes(calls, [item[3] for item in batch])
     sink.fill_codes([item[0] for item in batch], codes, phased, haploid=haploid)
-    _store_values(batch, sink, read_values)

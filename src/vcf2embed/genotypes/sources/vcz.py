@@ -74,13 +74,27 @@ class VczSource(Source):
             None,
         )
         return RegionVariants(
-            contig, pos[start - first : stop - first], alleles, np.arange(start, stop), quality
+            contig,
+            pos[start - first : stop - first],
+            alleles,
+            np.arange(start, stop),
+            len(self.header.samples),
+            quality,
+            read_rows=self.root["call_genotype"].chunks[0]
+            if "call_genotype" in self.root
+            else None,
         )
 
     def _rows(self, name: str, numbers: np.ndarray) -> np.ndarray:
-        """Rows `numbers` of a variant-major array (only the chunks that hold them are read)."""
+        """Rows `numbers` (increasing) of a variant-major array: when they are dense, the slice
+        that spans them and then the rows (zarr's orthogonal indexing is several times slower)."""
         try:
-            return self.root[name].oindex[numbers]
+            array = self.root[name]
+            first, last = (int(numbers[0]), int(numbers[-1])) if len(numbers) else (0, -1)
+            if last - first + 1 > max(2 * len(numbers), array.chunks[0]):
+                return array.oindex[numbers]
+            span = array[first : last + 1]
+            return span if last - first == len(numbers) - 1 else span[numbers - first]
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
 
@@ -98,18 +112,22 @@ class VczSource(Source):
         )
         return out
 
-    def read_pairs(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def read_pairs(
+        self, numbers: np.ndarray, into: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`."""
         gt = self._rows("call_genotype", numbers)
         if gt.shape[2] != 2:
             calls = self.read_calls(numbers)
-            return calls[..., :2].astype(np.int8), calls[..., 2].astype(bool)
-        phased = (
-            self._rows("call_genotype_phased", numbers).astype(bool)
-            if "call_genotype_phased" in self.root
-            else np.zeros(gt.shape[:2], dtype=bool)
-        )
-        return gt.astype(np.int8, copy=False), phased
+            gt, phased = calls[..., :2].astype(np.int8), calls[..., 2].astype(bool)
+        elif "call_genotype_phased" in self.root:
+            phased = self._rows("call_genotype_phased", numbers).astype(bool, copy=False)
+        else:
+            phased = np.zeros(gt.shape[:2], dtype=bool)
+        if into is None:
+            return gt.astype(np.int8, copy=False), phased
+        into[0][...], into[1][...] = gt, phased
+        return into
 
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
