@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import write_vcf
 
 from vcf2embed.embed import model_input
 from vcf2embed.errors import InputError
@@ -128,6 +129,75 @@ def test_plink_calls_equal_pgenlib_alleles(fmt: str, converted, example: Path) -
     assert checked > 0.5 * len(variants)
     if fmt == "bed":
         assert not g.phased_vm.any()
+
+
+def soft_vcf(path: Path, rng: np.random.Generator) -> Path:
+    """Imputed-like records: GP near the hard-call threshold, spread out, or missing."""
+    near = [(0.9, 0.1, 0.0), (0.899, 0.101, 0.0), (0.05, 0.9, 0.05), (0.0, 0.1, 0.9)]
+    samples = [f"s{i}" for i in range(40)]
+    records = []
+    for k in range(30):
+        cells = []
+        for _ in samples:
+            roll = rng.random()
+            if roll < 0.1:
+                cells.append("./.:.")
+                continue
+            gp = near[int(rng.integers(4))] if roll < 0.5 else tuple(rng.dirichlet([1, 1, 1]))
+            gt = ("0/0", "0/1", "1/1")[int(np.argmax(gp))]
+            cells.append(f"{gt}:" + ",".join(f"{v:.3f}" for v in gp))
+        records.append(f"22\t{1000 + 10 * k}\t.\tA\tG\t.\t.\t.\tGT:GP\t" + "\t".join(cells))
+    return write_vcf(path, records, samples, contig="22", formats=("GT", "GP"))
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("phased", [False, True])
+def test_bgen_raw_block_calls_equal_the_package_probabilities(
+    bits: int, phased: bool, tmp_path: Path, monkeypatch
+) -> None:
+    """Hard calls decoded from the raw genotype blocks against the `bgen` package's own
+    probabilities of every sample, thresholded here (missing flags, values at the threshold)."""
+    from bgen import BgenReader
+
+    from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN, BgenSource
+
+    vcf = soft_vcf(tmp_path / "soft.vcf.gz", np.random.default_rng(bits))
+    plink2("--vcf", str(vcf), "dosage=GP", "--make-pgen", "--out", str(tmp_path / "p"))
+    source = tmp_path / "p"
+    if phased:  # phased hard calls: each haplotype's allele, probability 0 or 1
+        plink2(
+            "--pfile",
+            str(source),
+            "--hard-call-threshold",
+            "0.1",
+            "--make-pgen",
+            "erase-dosage",
+            "--out",
+            str(tmp_path / "h"),
+        )
+        source = tmp_path / "h"
+    export = "bgen-1.2"
+    plink2("--pfile", str(source), "--export", export, f"bits={bits}", "--out", str(tmp_path / "g"))
+    path = tmp_path / "g.bgen"
+    reader = BgenSource(path)
+    monkeypatch.setattr(reader, "_calls", None)  # the package's probabilities are not used
+    region = reader.region_variants("22:1-100000")
+    pairs, flags = reader.read_pairs(region.index, None)
+    with BgenReader(str(path), delay_parsing=True) as oracle:
+        for k, var in enumerate(oracle):
+            p = np.asarray(var.probabilities, dtype=np.float64)
+            if var.is_phased:
+                assert phased
+                hap = p.reshape(len(p), 2, 2)
+                best, sure = hap.argmax(axis=2), np.nan_to_num(hap.max(axis=2)) >= HARD_CALL_MIN
+                expected = np.where(sure, best, -1)
+            else:
+                called = np.nan_to_num(p.max(axis=1)) >= HARD_CALL_MIN
+                expected = np.array([(0, 0), (0, 1), (1, 1)])[p.argmax(axis=1) if len(p) else 0]
+                expected[~called] = -1
+            np.testing.assert_array_equal(pairs[k], expected)
+            assert flags[k].all() == var.is_phased
+    assert (pairs == -1).any() and (pairs >= 0).any()
 
 
 def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:

@@ -13,13 +13,16 @@ genotype probabilities (for phased data, from the haplotype probabilities).
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
+import deflate
 import numpy as np
 
 from ...errors import InputError
 from ..records import RecordSink, SourceHeader
 from .base import Source
+from .bgen_layout2 import genotype_block, hard_calls
 from .variant_table import RegionVariants, put_region
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class BgenSource(Source):
         """Samples and contigs (from the index or the variant headers)."""
         from bgen import BgenReader
 
+        self._file = None
         indexed = Path(f"{self.path}.bgi").exists()
         if not indexed:
             log.warning(
@@ -150,6 +154,37 @@ class BgenSource(Source):
         out[:, 2] = 0
         return out
 
+    def read_pairs(
+        self, numbers: np.ndarray, into: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Hard calls (int8 allele indices, -1 missing, -2 absent) and phased flags of biallelic
+        variants `numbers`: from the raw genotype block where `bgen_layout2` takes it."""
+        k, n = len(numbers), len(self.header.samples)
+        pairs, phased = into or (np.empty((k, n, 2), np.int8), np.empty((k, n), dtype=bool))
+        for row, number in enumerate(numbers.tolist()):
+            block = self._raw_block(self.variants[number])
+            if block is None or not hard_calls(block, n, HARD_CALL_MIN, pairs[row], phased[row]):
+                calls = self._calls(self.variants[number], self._probabilities(number))
+                pairs[row], phased[row] = calls[:, :2], calls[:, 2]
+        return pairs, phased
+
+    def _raw_block(self, var) -> bytes | None:
+        """The uncompressed layout-2 genotype block of `var`, or None (another layout or
+        compression: the package decodes it)."""
+        if var.layout != 2:
+            return None
+        if self._file is None:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while reading
+        self._file.seek(var.fileoffset)
+        record = self._file.read(var.next_variant_offset - var.fileoffset)
+        try:
+            return genotype_block(record, var.compression)
+        except (struct.error, deflate.DeflateError) as exc:
+            raise InputError(
+                f"{self.path}: variant {var.chrom}:{var.pos} cannot be decoded ({exc}); the file "
+                "may be truncated or damaged"
+            ) from None
+
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """DS (expected count of the second allele) or GP of biallelic diploid variants."""
         rows = []
@@ -164,7 +199,9 @@ class BgenSource(Source):
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
         """Align every record of `region`."""
-        put_region(self.region_variants(region), sink, self.read_calls, self.read_values)
+        put_region(
+            self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
+        )
 
 
 def _genotype_probabilities(hap: np.ndarray) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""Hard calls straight from a BGEN layout-2 genotype block, for the common case: biallelic,
+every sample diploid, 8 or 16 bits per probability, zlib-compressed (or not).
+
+The `bgen` package finds the variants and decodes everything else; decoding its float64
+probabilities of every sample only to threshold them costs several times the read itself, so
+the block's integer probabilities are thresholded here instead, with the rule `bgen.py` applies
+to the package's probabilities (a genotype, or a haplotype's allele, is called when its
+probability is at least `HARD_CALL_MIN`), giving the same calls.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+import deflate
+import numpy as np
+
+FAST_BITS = (8, 16)  # wider values would need more than float32 precision near the threshold
+
+
+def genotype_block(record: bytes, compression: str) -> bytes | None:
+    """The uncompressed genotype block of one layout-2 variant record (identifying data, then
+    the block), or None when its compression is not zlib or none."""
+    at = 0
+    for _ in range(3):  # variant ID, rsID, chromosome
+        (length,) = struct.unpack_from("<H", record, at)
+        at += 2 + length
+    (n_alleles,) = struct.unpack_from("<H", record, at + 4)
+    at += 6
+    for _ in range(n_alleles):
+        (length,) = struct.unpack_from("<I", record, at)
+        at += 4 + length
+    (size,) = struct.unpack_from("<I", record, at)
+    data = record[at + 4 : at + 4 + size]
+    if compression == "none" or compression is None:
+        return data
+    if compression != "zlib":
+        return None
+    (expected,) = struct.unpack_from("<I", data, 0)
+    return deflate.zlib_decompress(data[4:], expected)
+
+
+def call_threshold(bits: int, minimum: float) -> int:
+    """The smallest stored value v with v / (2**bits - 1) >= minimum (as the package divides)."""
+    top = (1 << bits) - 1
+    value = int(minimum * top)
+    while value / top < minimum:
+        value += 1
+    while value > 0 and (value - 1) / top >= minimum:
+        value -= 1
+    return value
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Per-value operands of one sample count and bit width (numpy is much faster with array
+    operands than with scalars)."""
+
+    called: np.ndarray  # (2n,) the threshold: a stored probability at least this is a call
+    rest_called: np.ndarray  # (2n,) the largest stored value that leaves the rest a call
+    one: np.ndarray  # (2n,) int8 ones
+    het: np.ndarray  # (n,) int16 0x0101: 0/1 as an int16 pair, plus one
+    hom_alt: np.ndarray  # (n,) int16 0x0102: 1/1 as an int16 pair, plus one
+
+
+@lru_cache(maxsize=4)
+def bounds(n: int, bits: int, minimum: float) -> Bounds:
+    """The operands of `hard_calls` for `n` samples of `bits`-bit probabilities."""
+    dtype = np.dtype(f"<u{bits // 8}")
+    top, t = (1 << bits) - 1, call_threshold(bits, minimum)
+    return Bounds(
+        called=np.full(2 * n, t, dtype=dtype),
+        rest_called=np.full(2 * n, top - t, dtype=dtype),
+        one=np.ones(2 * n, dtype=np.int8),
+        het=np.full(n, 0x0101, dtype=np.int16),
+        hom_alt=np.full(n, 0x0102, dtype=np.int16),
+    )
+
+
+def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: np.ndarray) -> bool:
+    """Write one variant's calls ((n, 2) int8 allele indices, -1 missing) and phased flags into
+    `pairs` and `phased`; False (nothing written) when the block is not the common case."""
+    samples, alleles, low, high = struct.unpack_from("<IHBB", block, 0)
+    if samples != n or alleles != 2 or low != 2 or high != 2:
+        return False
+    is_phased, bits = block[8 + n], block[9 + n]
+    if bits not in FAST_BITS:
+        return False
+    b = bounds(n, bits, minimum)
+    values = np.frombuffer(block, dtype=b.called.dtype, count=2 * n, offset=10 + n)
+    out = pairs.reshape(-1)
+    if is_phased:  # per haplotype: P(allele 0); allele 1 has the rest; code = a0 + 2 a1 - 1
+        allele1 = (values <= b.rest_called).view(np.int8)
+        np.add(allele1, allele1, out=out)
+        np.add(out, (values >= b.called).view(np.int8), out=out)
+        np.subtract(out, b.one, out=out)
+        phased[:] = True
+    else:  # per sample: P(0/0), P(0/1); P(1/1) has the rest
+        first, second = values[0::2], values[1::2]
+        wide = np.uint16 if bits == 8 else np.uint32
+        hom_alt = first.astype(wide) + second <= b.rest_called[:n]
+        pair = pairs.view(np.int16)[:, 0]  # (a0, a1) as one int16: 0/0 0, 0/1 0x100, 1/1 0x101
+        np.subtract(first >= b.called[:n], b.one[:n], out=pair, dtype=np.int16)
+        pair += (second >= b.called[:n]) * b.het
+        pair += hom_alt * b.hom_alt
+        phased[:] = False
+    ploidy = np.frombuffer(block, dtype=np.uint8, count=n, offset=8)
+    if ploidy.max() >= 0x80:  # the missing flag
+        pairs[ploidy >= 0x80] = -1
+    return True
