@@ -18,6 +18,7 @@ from ..records import RecordSink, all_in_order, batch_array_codes, row_counts
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries
 CACHE_BLOCK_BYTES = 1 << 20  # codes converted at once: stays in the CPU's cache
+SPAN_BYTES = 128 << 20  # a chunked store's rows read at once (calls and phased flags)
 
 
 @dataclass
@@ -114,7 +115,10 @@ def _store_simple(
     cache block at a time."""
     rows = block_rows(region.n_samples)
     identity = all_in_order(sink.order, region.n_samples)
-    for part in _parts(run, region.read_rows or rows):
+    span = rows
+    if region.read_rows:  # a whole chunk's rows, unless they would take too much memory
+        span = min(region.read_rows, max(rows, SPAN_BYTES // (3 * max(1, region.n_samples))))
+    for part in _parts(run, span):
         if region.read_rows:  # a chunked store: read the chunk's span once, convert from it
             first = part[0][4]
             codes, phased = read_pairs(np.arange(first, part[-1][4] + 1), None)
