@@ -3,7 +3,7 @@
     python benchmarks/formats.py [--samples 20000]
 
 Converts the simulated GT-only cohort (`benchmarks/imputed.py`) once with plink2 (PGEN, BED,
-BGEN 1.2 8-bit) and vcf2zarr (VCZ), then times, alternating over three rounds and keeping each
+BGEN 1.2 8-bit) and vcf2zarr (VCZ), then times, alternating over five rounds and keeping each
 one's best: the library's floor (pgenlib `read_alleles_and_phasepresent_range` over the region,
 the `bgen` package's probabilities of every variant, zarr's `call_genotype` slice) and
 `read_tile_genotypes` on the same file and region (in process, so start-up is not counted).
@@ -31,6 +31,7 @@ from vcf2embed.tiles import Tile  # noqa: E402
 from vcf2embed.variants import VariantList  # noqa: E402
 
 BIN = Path(sys.executable).parent
+ROUNDS = 5  # alternating rounds; each side keeps its best
 
 
 def convert(folder: Path) -> dict[str, Path]:
@@ -121,7 +122,7 @@ FLOORS = {
 }
 
 
-def best_of(fns, rounds: int = 3) -> list[float]:
+def best_of(fns, rounds: int = ROUNDS) -> list[float]:
     """Best wall time of each function over alternating rounds."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
@@ -146,7 +147,7 @@ def measure(n: int) -> list[str]:
     tile = Tile("t", "22", 1, 10**8, None)
     calls = n * len(rows)
     lines = [
-        f"{n:,} samples x {len(rows)} variants (the whole file is the tile's region), best of 3:",
+        f"{n:,} samples x {len(rows)} variants (the whole file is the tile's region), best of {ROUNDS}:",
         "",
         "| format | library floor | floor | vcf2embed reader | ratio |",
         "|---|---|---|---|---|",

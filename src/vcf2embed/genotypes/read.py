@@ -79,7 +79,7 @@ def read_tile_genotypes(
         raise AlignmentError(low_match_message(tile, path, qc, min_variant_match))
     return TileGenotypes(
         tile_id=tile.tile_id,
-        samples=[header.samples[i] for i in order],
+        samples=[header.samples[i] for i in order.tolist()],
         alleles_vm=aligner.alleles_vm,
         phased_vm=aligner.phased_vm,
         dosage=blocked_transpose(aligner.dosage) if aligner.dosage is not None else None,
