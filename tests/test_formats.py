@@ -200,6 +200,42 @@ def test_bgen_raw_block_calls_equal_the_package_probabilities(
     assert (pairs == -1).any() and (pairs >= 0).any()
 
 
+def test_min_info_r2_from_the_pvar_info_column(tmp_path: Path) -> None:
+    """`min_info_r2` on a `.pgen` takes R2 from its `.pvar` INFO (plink2 carries the VCF's INFO):
+    the variants below the threshold in `bcftools query` become missing, and only they."""
+    from htstools import bcftools
+
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(11)
+    samples = [f"s{i}" for i in range(20)]
+    records = [
+        f"22\t{1000 + 10 * k}\t.\tA\tG\t.\t.\tR2={rng.random():.3f}\tGT\t"
+        + "\t".join(("0/0", "0/1", "1/1")[int(g)] for g in rng.integers(0, 3, len(samples)))
+        for k in range(25)
+    ]
+    header = '##INFO=<ID=R2,Number=1,Type=Float,Description="Imputation R2">'
+    vcf = write_vcf(
+        tmp_path / "r.vcf.gz", records, samples, "22", extra_header=(header,), formats=("GT",)
+    )
+    plink2("--vcf", str(vcf), "--make-pgen", "--out", str(tmp_path / "r"))
+    rows = [
+        line.split("\t")
+        for line in bcftools("query", "-f", "%POS\t%INFO/R2\n", str(vcf)).split("\n")
+        if line
+    ]
+    low = {int(pos) for pos, r2 in rows if float(r2) < 0.5}
+    assert 0 < len(low) < len(rows)
+    pos = np.array([int(p) for p, _ in rows])
+    variants = VariantList(("22",) * len(pos), pos, ("A",) * len(pos), ("G",) * len(pos), "t")
+    tile = Tile("t", "22", 1, 10**6, None)
+    g = read_tile_genotypes(tmp_path / "r.pgen", tile, variants, min_info_r2=0.5)
+    assert g.qc.low_info_variants == len(low)
+    dropped = {int(p) for p, a in zip(pos, g.alleles_vm) if (a == -1).all()}
+    assert dropped == low
+
+
 def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:
     tile = read_tiles(example / "tiles.tsv")[0]
     variants = load_model(tile.model).variants

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ..quality import info_quality
 from ..records import RecordSink, SourceHeader
 from .base import Source
 from .variant_table import RegionVariants, put_region
@@ -183,10 +184,39 @@ class _PlinkSource(Source):
         return out[..., None]
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
-        """Align every record of `region`."""
-        put_region(
-            self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
-        )
+        """Align every record of `region` (with the `.pvar`'s INFO quality when it is wanted)."""
+        variants = self.region_variants(region)
+        if sink.quality is not None and len(variants.index):
+            first = int(variants.index[0])
+            variants.quality = pvar_quality(self.variant_file, first, first + len(variants.index))
+        put_region(variants, sink, self.read_calls, self.read_values, self.read_pairs)
+
+
+def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
+    """INFO R2 (else DR2, else INFO) of variants [start, stop) of a text `.pvar` (NaN where a
+    record has none); None for a `.bim`, a `.pvar` without an INFO column or a `.pvar.zst`."""
+    if path.suffix != ".pvar":
+        return None
+    out = np.full(stop - start, np.nan)
+    column, number = None, -1
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("##"):
+                continue
+            if line.startswith("#"):
+                names = line[1:].split()
+                if "INFO" not in names:
+                    return None
+                column = names.index("INFO")
+                continue
+            number += 1
+            if number >= stop or column is None:
+                break
+            if number >= start:
+                fields = line.rstrip("\n").split("\t")
+                value = info_quality(fields[column]) if len(fields) > column else None
+                out[number - start] = np.nan if value is None else value
+    return out
 
 
 def counts_to_pairs(counts: np.ndarray, pairs: np.ndarray) -> None:
