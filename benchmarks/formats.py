@@ -176,8 +176,9 @@ def measure(n: int) -> list[str]:
     return lines
 
 
-def write_results(lines: list[str]) -> None:
-    write_section("Biobank formats", "formats.py", lines, "this machine (2 cores, 24 GB)")
+def write_results(lines: list[str], samples: int) -> None:
+    title = f"Biobank formats, {samples:,} samples"
+    write_section(title, "formats.py", lines, "this machine (2 cores, 24 GB)")
 
 
 def main() -> None:
@@ -187,7 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = measure(args.samples)
     if not args.no_results:
-        write_results(lines)
+        write_results(lines, args.samples)
 
 
 if __name__ == "__main__":
