@@ -12,6 +12,7 @@ ALT dosages, or its hard calls where it stores none.
 from __future__ import annotations
 
 import re
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -198,24 +199,17 @@ def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
     if path.suffix != ".pvar":
         return None
     out = np.full(stop - start, np.nan)
-    column, number = None, -1
     with open(path) as fh:
-        for line in fh:
-            if line.startswith("##"):
-                continue
-            if line.startswith("#"):
-                names = line[1:].split()
-                if "INFO" not in names:
-                    return None
-                column = names.index("INFO")
-                continue
-            number += 1
-            if number >= stop or column is None:
-                break
-            if number >= start:
-                fields = line.rstrip("\n").split("\t")
-                value = info_quality(fields[column]) if len(fields) > column else None
-                out[number - start] = np.nan if value is None else value
+        line = fh.readline()
+        while line.startswith("##"):
+            line = fh.readline()
+        if not line.startswith("#") or "INFO" not in line[1:].split():
+            return None
+        column = line[1:].split().index("INFO")
+        for k, line in enumerate(islice(fh, start, stop)):  # skipped lines are not parsed
+            fields = line.rstrip("\n").split("\t")
+            value = info_quality(fields[column]) if len(fields) > column else None
+            out[k] = np.nan if value is None else value
     return out
 
 
