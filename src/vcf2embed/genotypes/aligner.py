@@ -227,10 +227,12 @@ class Aligner:
         phased: np.ndarray,
         may_have_other: bool = True,
         haploid: np.ndarray | None = None,
+        half_calls: bool = True,
     ) -> None:
         """Store (records, samples, 2) codes (negative: missing, -2 another allele where
-        `may_have_other`; samples in output order). Call counts are kept per model variant, so a
-        record that a better one replaces later leaves no trace in the QC."""
+        `may_have_other`; samples in output order; `half_calls` False: a call is missing in both
+        alleles or in neither). Call counts are kept per model variant, so a record that a
+        better one replaces later leaves no trace in the QC."""
         if haploid is None:
             haploid = np.zeros(len(js), dtype=np.int64)
         if len(set(js)) != len(js):  # a later, better record replaces an earlier one
@@ -252,10 +254,12 @@ class Aligner:
         np.maximum(codes, minus_ones(codes.shape[1:]), out=codes)
         pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
         both = row_counts(pair == -1)
-        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
-        negative = row_counts(negative_calls)
-        if (negative > both).any():  # half-missing calls, or ones holding another allele
-            np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+        negative = both
+        if half_calls or may_have_other:
+            negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
+            negative = row_counts(negative_calls)
+            if (negative > both).any():  # half-missing calls, or ones holding another allele
+                np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
         self.filled[js] = True
         if js == list(range(js[0], js[0] + len(js))):

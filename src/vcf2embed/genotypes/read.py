@@ -15,7 +15,7 @@ from .aligner import Aligner
 from .paths import pick_contig
 from .qc import AlignmentQC
 from .quality import read_info_table
-from .records import GENOTYPE_FIELDS
+from .records import GENOTYPE_FIELDS, all_in_order
 from .samples import sample_order
 from .sources import choose_source
 from .tile import TileGenotypes, blocked_transpose
@@ -79,7 +79,9 @@ def read_tile_genotypes(
         raise AlignmentError(low_match_message(tile, path, qc, min_variant_match))
     return TileGenotypes(
         tile_id=tile.tile_id,
-        samples=[header.samples[i] for i in order.tolist()],
+        samples=[header.samples[i] for i in order.tolist()]
+        if not all_in_order(order, len(header.samples))
+        else list(header.samples),
         alleles_vm=aligner.alleles_vm,
         phased_vm=aligner.phased_vm,
         dosage=blocked_transpose(aligner.dosage) if aligner.dosage is not None else None,

@@ -78,6 +78,7 @@ class RecordSink(Protocol):
         phased: np.ndarray,
         may_have_other: bool = True,
         haploid: np.ndarray | None = None,
+        half_calls: bool = True,
     ) -> None:
         """Store (records, samples, 2) model codes of variants `js` (samples in output order)."""
 

@@ -12,6 +12,7 @@ ALT dosages, or its hard calls where it stores none.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def read_iids(path: Path) -> list[str]:
             break
     # one regular expression over the whole file: a per-line split is several times slower
     ids = re.findall(rf"^(?!#)(?:\S+[ \t]+){{{column}}}(\S+)", text, re.MULTILINE)
-    if len(ids) != len(re.findall(r"^(?!#)[ \t]*\S", text, re.MULTILINE)):
+    lines = text.count("\n") + (not text.endswith("\n")) - header_line
+    if len(ids) != lines:  # blank or short lines: find a short one
         for lineno, line in enumerate(text.split("\n"), start=1):
             if lineno > header_line and not line.startswith("#") and line.strip():
                 if len(line.split()) <= column:
@@ -128,8 +130,10 @@ class _PlinkSource(Source):
         index = np.arange(start, stop, dtype=np.int64)
         pos = np.array([pos_of(i) for i in range(start, stop)], dtype=np.int64)
         alleles = [self._alleles(i) for i in range(start, stop)]
-        # pgenlib reads a haploid call as homozygous: no absent second allele
-        return RegionVariants(contig, pos, alleles, index, self.n_samples, haploid=False)
+        # pgenlib reads a haploid call as homozygous, and PLINK 2 keeps no half-missing call
+        return RegionVariants(
+            contig, pos, alleles, index, self.n_samples, haploid=False, half_calls=False
+        )
 
     def _alleles(self, i: int) -> tuple[str, ...]:
         code = self.pvar.get_allele_code
@@ -217,13 +221,22 @@ def counts_to_pairs(counts: np.ndarray, pairs: np.ndarray) -> None:
     """Unphased allele pairs from ALT counts (0, 1, 2; -9 missing): (0, 0), (0, 1), (1, 1), and
     negative for missing, written into (rows, samples, 2) int8 `pairs`."""
     wide = counts.astype(np.int16)
-    one = np.ones_like(wide)  # array operands: numpy's scalar ones are much slower here
+    one, eight, low = _operands(counts.shape)  # numpy is much slower with scalar operands
     pair = pairs.view(np.int16)[..., 0]  # the second allele is the high byte
     np.minimum(wide, one, out=pair)
-    np.left_shift(pair, one * 8, out=pair)
+    np.left_shift(pair, eight, out=pair)
     np.right_shift(wide, one, out=wide)
-    np.bitwise_and(wide, one * 255, out=wide)
+    np.bitwise_and(wide, low, out=wide)
     np.bitwise_or(pair, wide, out=pair)
+
+
+@lru_cache(maxsize=4)
+def _operands(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-only int16 arrays of 1, 8 and 0xFF for `counts_to_pairs`."""
+    out = tuple(np.full(shape, value, dtype=np.int16) for value in (1, 8, 0xFF))
+    for array in out:
+        array.flags.writeable = False
+    return out
 
 
 def _bisect(key, lo: int, hi: int, value: int) -> int:

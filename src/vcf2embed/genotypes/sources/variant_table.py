@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import RecordSink, all_in_order, batch_array_codes, row_counts
+from ..records import EXACT_LUT, RecordSink, all_in_order, batch_array_codes, row_counts
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries
 CACHE_BLOCK_BYTES = 1 << 20  # codes converted at once: stays in the CPU's cache
@@ -32,6 +32,7 @@ class RegionVariants:
     n_samples: int  # samples in the file
     quality: np.ndarray | None = None  # imputation quality, when the format carries one
     haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
+    half_calls: bool = True  # a call may miss one allele only (`./1`)
     read_rows: int | None = None  # variants a read should take at once (a storage chunk)
 
 
@@ -72,13 +73,19 @@ def put_region(
 def _wanted(region: RegionVariants, sink: RecordSink) -> list[Wanted]:
     """The records of `region` the sink takes, in file order."""
     wanted: list[Wanted] = []
+    exact = sink.exact_alleles()
     for pos, alleles, number in zip(region.pos.tolist(), region.alleles, region.index.tolist()):
         if pos not in sink.by_pos:
             sink.skip()
             continue
         label = (region.contig, pos, alleles[0], ",".join(alleles[1:]) or ".")
         upper = [a.upper() for a in alleles]
-        for j, kind, lut in sink.candidates(pos, upper, label):
+        j = exact.get((pos, *upper)) if len(upper) == 2 else None
+        if j is not None and sink.claim_one(j, label):
+            taken = [(j, "exact", EXACT_LUT)]
+        else:
+            taken = sink.candidates(pos, upper, label)
+        for j, kind, lut in taken:
             wanted.append((j, kind, upper, lut, number))
             if sink.quality is not None and region.quality is not None:
                 sink.quality[j] = region.quality[number - region.index[0]]
@@ -174,7 +181,7 @@ def _finish_block(
     for k, item in enumerate(block):
         if int(item[3][0]) == 1:  # swapped: 0 <-> 1; negatives stay negative
             np.bitwise_xor(codes[k], 1, out=codes[k])
-    sink.fill_codes([item[0] for item in block], codes, phased, False, n_haploid)
+    sink.fill_codes([item[0] for item in block], codes, phased, False, n_haploid, region.half_calls)
 
 
 def _store_values(batch, sink: RecordSink, read_values: ValueReader | None) -> None:
