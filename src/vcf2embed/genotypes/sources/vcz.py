@@ -7,6 +7,9 @@ are read when present. Variants are sorted by contig and position, so a region i
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from ...errors import InputError
@@ -30,19 +33,32 @@ class VczSource(Source):
 
         try:
             self.root = zarr.open_group(str(self.path), mode="r")
-            missing = [name for name in REQUIRED if name not in self.root]
+            self.names = self._array_names()
+            missing = [name for name in REQUIRED if name not in self.names]
             if missing:
                 raise InputError(
                     f"{self.path}: not a VCF Zarr store (no {', '.join(missing)}); write one "
                     "with `vcf2zarr convert in.vcf.gz out.vcz`"
                 )
-            samples = [str(s) for s in self.root["sample_id"][:]]
-            contigs = [str(c) for c in self.root["contig_id"][:]]
+            samples = [str(s) for s in self.root["sample_id"][:].tolist()]
+            contigs = [str(c) for c in self.root["contig_id"][:].tolist()]
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{self.path}: cannot be read as VCF Zarr ({exc})") from None
-        fields = {"GT"} if "call_genotype" in self.root else set()
-        fields |= {k[5:] for k in self.root.array_keys() if k in ("call_DS", "call_GP")}
+        fields = {"GT"} if "call_genotype" in self.names else set()
+        fields |= {k[5:] for k in self.names if k in ("call_DS", "call_GP")}
         return SourceHeader(samples, contigs, frozenset(fields))
+
+    def _array_names(self) -> frozenset[str]:
+        """The store's arrays: a folder's subfolders that hold array metadata (zarr's own
+        listing opens every array's metadata, and each `in` lists again)."""
+        if not self.path.is_dir():
+            return frozenset(self.root.array_keys())
+        return frozenset(
+            entry.name
+            for entry in os.scandir(self.path)
+            if entry.is_dir()
+            and any(Path(entry.path, meta).is_file() for meta in (".zarray", "zarr.json"))
+        )
 
     def _array(self, name: str, index=slice(None)) -> np.ndarray:
         """One array's values (a slice), with a clear error for a damaged chunk."""
@@ -69,7 +85,7 @@ class VczSource(Source):
                 .astype(np.float64)
                 .reshape(int(stop - start), -1)[:, 0]
                 for name in ("variant_R2", "variant_DR2", "variant_INFO")
-                if name in self.root
+                if name in self.names
             ),
             None,
         )
@@ -81,7 +97,7 @@ class VczSource(Source):
             len(self.header.samples),
             quality,
             read_rows=self.root["call_genotype"].chunks[0]
-            if "call_genotype" in self.root
+            if "call_genotype" in self.names
             else None,
         )
 
@@ -107,7 +123,7 @@ class VczSource(Source):
         out[..., : gt.shape[2]] = gt
         out[..., 2] = (
             self._rows("call_genotype_phased", numbers)
-            if "call_genotype_phased" in self.root
+            if "call_genotype_phased" in self.names
             else 0
         )
         return out
@@ -120,7 +136,7 @@ class VczSource(Source):
         if gt.shape[2] != 2:
             calls = self.read_calls(numbers)
             gt, phased = calls[..., :2].astype(np.int8), calls[..., 2].astype(bool)
-        elif "call_genotype_phased" in self.root:
+        elif "call_genotype_phased" in self.names:
             phased = self._rows("call_genotype_phased", numbers).astype(bool, copy=False)
         else:
             phased = np.zeros(gt.shape[:2], dtype=bool)
@@ -132,7 +148,7 @@ class VczSource(Source):
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
         name = f"call_{field}"
-        if name not in self.root:
+        if name not in self.names:
             return None
         values = self._rows(name, numbers).astype(np.float32)
         return values[..., None] if values.ndim == 2 else values
