@@ -159,3 +159,19 @@ def test_every_deleted_output_is_rebuilt_equal(done: Path, example: Path) -> Non
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in OUTPUT_KINDS:
         assert (results / name).read_bytes() == before[name], name
+
+
+def test_new_layers_replace_the_files_of_an_earlier_config(done: Path, example: Path) -> None:
+    """Publishing after a change of `layers` drops the earlier layer's files (and its folder):
+    a dataset read of `embeddings/` then holds only what this config asked for. Runs last: it
+    changes `done`'s outputs."""
+    results = done / "results" / "embeddings"
+    assert len(list((results / "layer=encoder.0").glob("*.parquet"))) == 5
+    config(example, done, layers="['decoder.0']")
+    proc = snakemake(done, "--configfile", "cfg.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in results.iterdir()) == ["layer=decoder.0", "layer=latent"]
+    dataset = ds.dataset(results, format="parquet", partitioning="hive")
+    layers = set(dataset.to_table(columns=["layer"]).column("layer").to_pylist())
+    assert layers == {"decoder.0", "latent"}
+    assert dataset.count_rows() == 2 * 5 * 330
