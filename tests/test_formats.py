@@ -236,6 +236,55 @@ def test_min_info_r2_from_the_pvar_info_column(tmp_path: Path) -> None:
     assert dropped == low
 
 
+def test_vcz_dosage_and_gp_from_call_ds_and_call_gp(tmp_path: Path) -> None:
+    """`call_DS` and `call_GP` of a VCF Zarr store (vcf2zarr from a `GT:DS:GP` VCF) against the
+    VCF's DS and the expected dosage GP1 + 2 GP2 computed from `bcftools query` output."""
+    from htstools import bcftools
+
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(5)
+    samples = [f"s{i}" for i in range(15)]
+    records = []
+    for k in range(12):
+        cells = []
+        for _ in samples:
+            if rng.random() < 0.1:
+                cells.append("./.:.:.")
+                continue
+            gp = np.round(rng.dirichlet([1, 1, 1]), 3)
+            gp[1] = round(1 - gp[0] - gp[2], 3)
+            gt = ("0/0", "0/1", "1/1")[int(gp.argmax())]
+            text = ",".join(f"{v:.3f}" for v in gp)
+            cells.append(f"{gt}:{gp[1] + 2 * gp[2]:.3f}:{text}")
+        records.append(f"22\t{500 + 7 * k}\t.\tC\tT\t.\t.\t.\tGT:DS:GP\t" + "\t".join(cells))
+    vcf = write_vcf(tmp_path / "d.vcf.gz", records, samples, "22")
+    store = tmp_path / "d.vcz"
+    vcf2zarr = Path(sys.executable).parent / "vcf2zarr"
+    subprocess.run(
+        [str(vcf2zarr), "convert", str(vcf), str(store), "-p", "1"], check=True, capture_output=True
+    )
+    query = bcftools("query", "-f", "[%DS\t%GP\n]", str(vcf))
+    ds, gp = [], []
+    for line in query.splitlines():
+        d, g = line.split("\t")
+        ds.append(np.nan if d == "." else float(d))
+        p = [np.nan] * 3 if g == "." else [float(x) for x in g.split(",")]
+        gp.append(p[1] + 2 * p[2])
+    shape = (len(records), len(samples))  # variant-major, as bcftools prints them
+    expected_ds = np.array(ds, dtype=np.float32).reshape(shape).T
+    expected_gp = np.array(gp, dtype=np.float32).reshape(shape).T
+    pos = np.array([500 + 7 * k for k in range(12)])
+    variants = VariantList(("22",) * 12, pos, ("C",) * 12, ("T",) * 12, "t")
+    tile = Tile("t", "22", 1, 10**6, None)
+    for field, expected in (("DS", expected_ds), ("GP", expected_gp)):
+        got = read_tile_genotypes(store, tile, variants, genotype_field=field)
+        assert got.source["reader"] == "vcz"
+        np.testing.assert_allclose(got.dosage, expected, rtol=0, atol=1e-5)
+        assert np.isnan(got.dosage).sum() == np.isnan(expected).sum() > 0
+
+
 def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:
     tile = read_tiles(example / "tiles.tsv")[0]
     variants = load_model(tile.model).variants

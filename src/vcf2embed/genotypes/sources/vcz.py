@@ -151,6 +151,7 @@ class VczSource(Source):
         if name not in self.names:
             return None
         values = self._rows(name, numbers).astype(np.float32)
+        values[np.isnan(values)] = np.nan  # vcf2zarr's missing and fill values are signalling NaNs
         return values[..., None] if values.ndim == 2 else values
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
