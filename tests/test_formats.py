@@ -46,6 +46,23 @@ def converted(example: Path, tmp_path_factory) -> dict[str, Path]:
         check=True,
         capture_output=True,
     )
+    # small chunks: a tile spans several variant chunks and every sample chunk is read alone
+    subprocess.run(
+        [
+            str(vcf2zarr),
+            "convert",
+            str(vcf),
+            str(out / "s.vcz"),
+            "-p",
+            "1",
+            "-l",
+            "40",
+            "-w",
+            "100",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {
         "pgen": out / "c.pgen",
         "pgen .pvar.zst": out / "z.pgen",
@@ -53,6 +70,7 @@ def converted(example: Path, tmp_path_factory) -> dict[str, Path]:
         "bgen 1.2": out / "g2.bgen",
         "bgen 1.3": out / "g3.bgen",
         "vcz": out / "c.vcz",
+        "vcz small chunks": out / "s.vcz",
     }
 
 
@@ -67,7 +85,10 @@ def latents(path: Path, example: Path, samples: list[str] | None = None) -> list
     return out
 
 
-@pytest.mark.parametrize("fmt", ["pgen", "pgen .pvar.zst", "bed", "bgen 1.2", "bgen 1.3", "vcz"])
+FORMATS = ["pgen", "pgen .pvar.zst", "bed", "bgen 1.2", "bgen 1.3", "vcz", "vcz small chunks"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_embeds_as_the_vcf(fmt: str, converted, example: Path) -> None:
     expected = latents(example / "cohort.vcf.gz", example)
     got = latents(converted[fmt], example)
@@ -77,7 +98,7 @@ def test_every_format_embeds_as_the_vcf(fmt: str, converted, example: Path) -> N
         assert qc2.matched == qc1.matched and qc2.missing_variants == qc1.missing_variants
 
 
-@pytest.mark.parametrize("fmt", ["pgen", "bed", "bgen 1.2", "vcz"])
+@pytest.mark.parametrize("fmt", ["pgen", "bed", "bgen 1.2", "vcz", "vcz small chunks"])
 def test_samples_subset_and_order_as_for_vcf(fmt: str, converted, example: Path) -> None:
     wanted = ["EUR0003", "AFR0001", "EAS0010"]
     expected = latents(example / "cohort.vcf.gz", example, wanted)[0]

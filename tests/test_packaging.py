@@ -15,7 +15,11 @@ from helpers import venv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}
-PIP_ONLY = {"pgenlib", "bgen", "deflate"}  # installed from PyPI with the package (envs/vcf2embed.yaml says so)
+PIP_ONLY = {
+    "pgenlib",
+    "bgen",
+    "deflate",
+}  # installed from PyPI with the package (envs/vcf2embed.yaml says so)
 
 
 def requirement(spec: str) -> tuple[str, str]:

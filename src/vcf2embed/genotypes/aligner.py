@@ -220,6 +220,18 @@ class Aligner:
             return None
         return self.alleles_vm[first : first + len(js)], self.phased_vm[first : first + len(js)]
 
+    def write_columns(
+        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray
+    ) -> None:
+        """Put a source's allele indices of variants `js` for the samples `cols` (output order)
+        into their rows, for `fill_codes` to take from `rows(js)`."""
+        self.alleles_vm[js, cols] = codes
+        self.phased_vm[js, cols] = phased
+
+    def rows(self, js: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The (codes, phased) rows of variants `js`: views when consecutive, else copies."""
+        return self.destination(js) or (self.alleles_vm[js], self.phased_vm[js])
+
     def fill_codes(
         self,
         js: list[int],

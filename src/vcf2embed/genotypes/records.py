@@ -71,6 +71,14 @@ class RecordSink(Protocol):
     def destination(self, js: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
         """Writable (codes, phased) rows of consecutive variants `js`, else None."""
 
+    def write_columns(
+        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray
+    ) -> None:
+        """Put allele indices of variants `js` for samples `cols` into their rows."""
+
+    def rows(self, js: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The (codes, phased) rows of variants `js` (views when consecutive)."""
+
     def fill_codes(
         self,
         js: list[int],

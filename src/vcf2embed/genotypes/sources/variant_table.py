@@ -34,6 +34,7 @@ class RegionVariants:
     haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
     half_calls: bool = True  # a call may miss one allele only (`./1`)
     read_rows: int | None = None  # variants a read should take at once (a storage chunk)
+    read_cols: int | None = None  # samples of a storage chunk, when reads can take a slice
 
 
 # read_calls(indices) -> (len(indices), samples, 3) int16 in cyvcf2's layout, file sample order
@@ -42,10 +43,9 @@ CallReader = Callable[[np.ndarray], np.ndarray]
 ValueReader = Callable[[np.ndarray, str], "np.ndarray | None"]
 # read_pairs(indices, into) -> ((len(indices), samples, 2) int8 allele indices, negative when
 # missing, -2 the absent second allele of a haploid call; (len(indices), samples) bool phased),
-# file sample order; written into `into` (a pair of such arrays) unless it is None
-PairReader = Callable[
-    [np.ndarray, "tuple[np.ndarray, np.ndarray] | None"], tuple[np.ndarray, np.ndarray]
-]
+# file sample order; written into `into` (a pair of such arrays) unless it is None. A source
+# with `read_cols` also takes a third argument, a slice of the samples to read.
+PairReader = Callable[..., tuple[np.ndarray, np.ndarray]]
 # a variant a sink takes: (model index, kind, record alleles, allele lookup table, file number)
 Wanted = tuple[int, str, list[str], np.ndarray, int]
 
@@ -59,13 +59,17 @@ def put_region(
 ) -> None:
     """Offer every variant of `region` to `sink` and store the calls of those it takes."""
     wanted = _wanted(region, sink)
+    # a variant's last record is the one it keeps (a record is taken only when it is better):
+    # with the records it replaced left out, the two paths can take their records apart
+    last = {item[0]: k for k, item in enumerate(wanted)}
+    wanted = [item for k, item in enumerate(wanted) if last[item[0]] == k]
+    simple = [item for item in wanted if read_pairs is not None and _simple(item[3])]
+    other = [item for item in wanted if read_pairs is None or not _simple(item[3])]
+    if simple:
+        _store_simple(simple, sink, read_pairs, region)
     step = max(1, CALL_BATCH_BYTES // (8 * max(1, len(sink.order))))
-    for simple, run in _runs(wanted, read_pairs is not None):
-        if simple:
-            _store_simple(run, sink, read_pairs, region)
-        else:
-            for first in range(0, len(run), step):
-                _store(run[first : first + step], sink, read_calls)
+    for first in range(0, len(other), step):
+        _store(other[first : first + step], sink, read_calls)
     for first in range(0, len(wanted), step):
         _store_values(wanted[first : first + step], sink, read_values)
 
@@ -92,18 +96,6 @@ def _wanted(region: RegionVariants, sink: RecordSink) -> list[Wanted]:
     return wanted
 
 
-def _runs(wanted: list[Wanted], pairs: bool) -> list[tuple[bool, list[Wanted]]]:
-    """Consecutive records split into runs that the allele-index path can take, or not."""
-    runs: list[tuple[bool, list[Wanted]]] = []
-    for item in wanted:
-        simple = pairs and _simple(item[3])
-        if runs and runs[-1][0] == simple:
-            runs[-1][1].append(item)
-        else:
-            runs.append((simple, [item]))
-    return runs
-
-
 def _simple(lut: np.ndarray) -> bool:
     """A biallelic record holding the model's alleles, in order or swapped."""
     return len(lut) == 2 and {int(lut[0]), int(lut[1])} == {0, 1}
@@ -125,7 +117,13 @@ def _store_simple(
     span = rows
     if region.read_rows:  # a whole chunk's rows, unless they would take too much memory
         span = min(region.read_rows, max(rows, SPAN_BYTES // (3 * max(1, region.n_samples))))
+    by_columns = bool(region.read_cols) and identity and region.read_cols < region.n_samples
+    if by_columns:
+        span = region.read_rows
     for part in _parts(run, span):
+        if by_columns and len({item[0] for item in part}) == len(part):
+            _store_by_columns(part, sink, read_pairs, region)
+            continue
         if region.read_rows:  # a chunked store: read the chunk's span once, convert from it
             first = part[0][4]
             codes, phased = read_pairs(np.arange(first, part[-1][4] + 1), None)
@@ -140,6 +138,27 @@ def _store_simple(
             stop = start + rows
             block = part[start:stop]
             _finish_block(block, sink, codes[start:stop], phased[start:stop], region, identity)
+
+
+def _store_by_columns(
+    part: list[Wanted], sink: RecordSink, read_pairs: PairReader, region: RegionVariants
+) -> None:
+    """One storage chunk's rows, decoded a sample chunk at a time straight into the sink's rows
+    (memory: one chunk, not a span of every sample), then converted a cache block at a time."""
+    first = part[0][4]
+    numbers = np.arange(first, part[-1][4] + 1)
+    at = _numbers(part) - first
+    dense = len(at) == len(numbers)
+    js = [item[0] for item in part]
+    for start in range(0, region.n_samples, region.read_cols):
+        cols = slice(start, min(region.n_samples, start + region.read_cols))
+        codes, phased = read_pairs(numbers, None, cols)
+        sink.write_columns(js, cols, codes if dense else codes[at], phased if dense else phased[at])
+    rows = block_rows(region.n_samples)
+    for start in range(0, len(part), rows):
+        block = part[start : start + rows]
+        codes, phased = sink.rows([item[0] for item in block])
+        _finish_block(block, sink, codes, phased, region, True)
 
 
 def _parts(run: list[Wanted], size: int) -> list[list[Wanted]]:

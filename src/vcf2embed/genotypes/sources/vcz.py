@@ -89,6 +89,7 @@ class VczSource(Source):
             ),
             None,
         )
+        chunks = self.root["call_genotype"].chunks if "call_genotype" in self.names else None
         return RegionVariants(
             contig,
             pos[start - first : stop - first],
@@ -96,20 +97,20 @@ class VczSource(Source):
             np.arange(start, stop),
             len(self.header.samples),
             quality,
-            read_rows=self.root["call_genotype"].chunks[0]
-            if "call_genotype" in self.names
-            else None,
+            read_rows=chunks[0] if chunks else None,
+            read_cols=chunks[1] if chunks else None,
         )
 
-    def _rows(self, name: str, numbers: np.ndarray) -> np.ndarray:
-        """Rows `numbers` (increasing) of a variant-major array: when they are dense, the slice
-        that spans them and then the rows (zarr's orthogonal indexing is several times slower)."""
+    def _rows(self, name: str, numbers: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
+        """Rows `numbers` (increasing; samples `cols`) of a variant-major array: when they are
+        dense, the slice that spans them and then the rows (zarr's orthogonal indexing is
+        several times slower)."""
         try:
             array = self.root[name]
             first, last = (int(numbers[0]), int(numbers[-1])) if len(numbers) else (0, -1)
             if last - first + 1 > max(2 * len(numbers), array.chunks[0]):
-                return array.oindex[numbers]
-            span = array[first : last + 1]
+                return array.oindex[numbers, cols] if array.ndim > 1 else array.oindex[numbers]
+            span = array[first : last + 1, cols] if array.ndim > 1 else array[first : last + 1]
             return span if last - first == len(numbers) - 1 else span[numbers - first]
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
@@ -129,15 +130,19 @@ class VczSource(Source):
         return out
 
     def read_pairs(
-        self, numbers: np.ndarray, into: tuple[np.ndarray, np.ndarray] | None
+        self,
+        numbers: np.ndarray,
+        into: tuple[np.ndarray, np.ndarray] | None,
+        cols: slice = slice(None),
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`."""
-        gt = self._rows("call_genotype", numbers)
+        """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`
+        (samples `cols`)."""
+        gt = self._rows("call_genotype", numbers, cols)
         if gt.shape[2] != 2:
-            calls = self.read_calls(numbers)
+            calls = self.read_calls(numbers)[:, cols]
             gt, phased = calls[..., :2].astype(np.int8), calls[..., 2].astype(bool)
         elif "call_genotype_phased" in self.names:
-            phased = self._rows("call_genotype_phased", numbers).astype(bool, copy=False)
+            phased = self._rows("call_genotype_phased", numbers, cols).astype(bool, copy=False)
         else:
             phased = np.zeros(gt.shape[:2], dtype=bool)
         if into is None:
