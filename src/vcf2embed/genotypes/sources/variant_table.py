@@ -117,12 +117,19 @@ def _store_simple(
     span = rows
     if region.read_rows:  # a whole chunk's rows, unless they would take too much memory
         span = min(region.read_rows, max(rows, SPAN_BYTES // (3 * max(1, region.n_samples))))
-    by_columns = bool(region.read_cols) and identity and region.read_cols < region.n_samples
+    by_columns = bool(region.read_rows) and identity
+    buffer = None
     if by_columns:
         span = region.read_rows
     for part in _parts(run, span):
         if by_columns and len({item[0] for item in part}) == len(part):
-            _store_by_columns(part, sink, read_pairs, region)
+            if buffer is None:  # one storage chunk's calls and flags, reused
+                width = _slab_width(region)
+                buffer = (
+                    np.empty((region.read_rows, width, 2), dtype=np.int8),
+                    np.empty((region.read_rows, width), dtype=bool),
+                )
+            _store_by_columns(part, sink, read_pairs, region, buffer)
             continue
         if region.read_rows:  # a chunked store: read the chunk's span once, convert from it
             first = part[0][4]
@@ -140,20 +147,39 @@ def _store_simple(
             _finish_block(block, sink, codes[start:stop], phased[start:stop], region, identity)
 
 
+def _slab_width(region: RegionVariants) -> int:
+    """Samples decoded at once: whole sample chunks, as many as `SPAN_BYTES` hold."""
+    chunk = region.read_cols or region.n_samples
+    chunks = max(1, SPAN_BYTES // (3 * region.read_rows * chunk))
+    return min(region.n_samples, chunk * chunks)
+
+
 def _store_by_columns(
-    part: list[Wanted], sink: RecordSink, read_pairs: PairReader, region: RegionVariants
+    part: list[Wanted],
+    sink: RecordSink,
+    read_pairs: PairReader,
+    region: RegionVariants,
+    buffer: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """One storage chunk's rows, decoded a sample chunk at a time straight into the sink's rows
-    (memory: one chunk, not a span of every sample), then converted a cache block at a time."""
+    """One storage chunk's rows decoded into the sink's rows: straight there when they are
+    consecutive, else a sample chunk at a time (memory: one chunk, not a span of every sample);
+    then converted a cache block at a time."""
     first = part[0][4]
     numbers = np.arange(first, part[-1][4] + 1)
     at = _numbers(part) - first
     dense = len(at) == len(numbers)
     js = [item[0] for item in part]
-    for start in range(0, region.n_samples, region.read_cols):
-        cols = slice(start, min(region.n_samples, start + region.read_cols))
-        codes, phased = read_pairs(numbers, None, cols)
-        sink.write_columns(js, cols, codes if dense else codes[at], phased if dense else phased[at])
+    into = sink.destination(js) if dense else None
+    if into is not None:  # straight into the tile's rows
+        read_pairs(numbers, into)
+    else:
+        width = buffer[1].shape[1]
+        for start in range(0, region.n_samples, width):
+            cols = slice(start, min(region.n_samples, start + width))
+            full = cols.stop - cols.start == width
+            into = (buffer[0][: len(numbers)], buffer[1][: len(numbers)]) if full else None
+            codes, phased = read_pairs(numbers, into, cols)
+            sink.write_columns(js, cols, *((codes, phased) if dense else (codes[at], phased[at])))
     rows = block_rows(region.n_samples)
     for start in range(0, len(part), rows):
         block = part[start : start + rows]

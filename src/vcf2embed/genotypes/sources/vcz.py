@@ -136,7 +136,10 @@ class VczSource(Source):
         cols: slice = slice(None),
     ) -> tuple[np.ndarray, np.ndarray]:
         """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`
-        (samples `cols`)."""
+        (samples `cols`); consecutive variants of every sample are decoded straight into
+        `into`."""
+        if into is not None and self._decode_into(numbers, cols, into):
+            return into
         gt = self._rows("call_genotype", numbers, cols)
         if gt.shape[2] != 2:
             calls = self.read_calls(numbers)[:, cols]
@@ -149,6 +152,30 @@ class VczSource(Source):
             return gt.astype(np.int8, copy=False), phased
         into[0][...], into[1][...] = gt, phased
         return into
+
+    def _decode_into(
+        self, numbers: np.ndarray, cols: slice, into: tuple[np.ndarray, np.ndarray]
+    ) -> bool:
+        """Decode consecutive rows of diploid int8 calls (and phased flags) into `into`, with no
+        array in between; False (nothing read) when the arrays or the rows do not allow it."""
+        gt = self.root["call_genotype"]
+        dense = len(numbers) and numbers[-1] - numbers[0] == len(numbers) - 1
+        if not dense or gt.dtype != np.int8 or gt.shape[2] != 2:
+            return False
+        rows = (slice(int(numbers[0]), int(numbers[-1]) + 1), cols)
+        self._decode("call_genotype", rows, into[0])
+        if "call_genotype_phased" in self.names:
+            self._decode("call_genotype_phased", rows, into[1])
+        else:
+            into[1][...] = False
+        return True
+
+    def _decode(self, name: str, rows: tuple[slice, slice], out: np.ndarray) -> None:
+        """Decode `rows` of array `name` into `out`, with a clear error for a damaged chunk."""
+        try:
+            self.root[name].get_basic_selection(rows, out=_out_buffer(out))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
 
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
@@ -164,3 +191,12 @@ class VczSource(Source):
         put_region(
             self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
         )
+
+
+def _out_buffer(array: np.ndarray):
+    """`array` as the `out` of a zarr read (zarr 3 wants its own buffer type; zarr 2 numpy)."""
+    try:
+        from zarr.core.buffer.cpu import NDBuffer
+    except ImportError:  # zarr 2
+        return array
+    return NDBuffer.from_numpy_array(array)
