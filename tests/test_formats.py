@@ -306,6 +306,41 @@ def test_vcz_dosage_and_gp_from_call_ds_and_call_gp(tmp_path: Path) -> None:
         assert np.isnan(got.dosage).sum() == np.isnan(expected).sum() > 0
 
 
+def test_vcz_exact_record_wins_over_an_earlier_multiallelic_one(tmp_path: Path) -> None:
+    """A variant held by a multi-allelic record and, later in the file, by its exact biallelic
+    record takes the exact one's calls (as the VCF readers do); `bcftools query` is the oracle."""
+    from htstools import bcftools
+
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(2)
+    samples = [f"s{i}" for i in range(10)]
+    calls = [["0/1", "1/2", "0/0", "2/2", "1/1"], ["0/0", "0/1", "1/1", "./.", "0|1"]]
+    records = [
+        f"22\t{pos}\t.\tA\t{alt}\t.\t.\t.\tGT\t" + "\t".join(rng.choice(choices) for _ in samples)
+        for pos, alt, choices in [
+            (100, "G,T", calls[0]),
+            (100, "G", calls[1]),
+            (150, "C", calls[1]),
+        ]
+    ]
+    vcf = write_vcf(tmp_path / "m.vcf.gz", records, samples, "22", formats=("GT",))
+    store = tmp_path / "m.vcz"
+    vcf2zarr = Path(sys.executable).parent / "vcf2zarr"
+    subprocess.run(
+        [str(vcf2zarr), "convert", str(vcf), str(store), "-p", "1"], check=True, capture_output=True
+    )
+    variants = VariantList(("22",) * 2, np.array([100, 150]), ("A", "A"), ("G", "C"), "t")
+    g = read_tile_genotypes(store, Tile("t", "22", 1, 1000, None), variants)
+    exact = bcftools("query", "-i", "POS=100 && N_ALT=1", "-f", "[%GT\t]", str(vcf)).split()
+    expected = [
+        [-1, -1] if "." in gt else [int(a) for a in gt.replace("|", "/").split("/")] for gt in exact
+    ]
+    np.testing.assert_array_equal(g.alleles_vm[0], expected)
+    assert g.qc.matched_exact == 2 and g.qc.matched_multiallelic == 0
+
+
 def test_bgen_dosage_and_gp_from_probabilities(converted, example: Path) -> None:
     tile = read_tiles(example / "tiles.tsv")[0]
     variants = load_model(tile.model).variants
