@@ -109,42 +109,47 @@ def block_rows(n_samples: int) -> int:
 def _store_simple(
     run: list[Wanted], sink: RecordSink, read_pairs: PairReader, region: RegionVariants
 ) -> None:
-    """Store biallelic records' calls from their allele indices: read a storage chunk (or a
-    cache block) at a time, into the sink's own rows where they are consecutive, and convert a
-    cache block at a time."""
-    rows = block_rows(region.n_samples)
+    """Store biallelic records' calls from their allele indices, converted a cache block at a
+    time: a storage chunk's rows decoded once into the sink's rows (chunked stores), else read
+    a cache block at a time (straight into the sink's rows where they are consecutive)."""
     identity = all_in_order(sink.order, region.n_samples)
-    span = rows
-    if region.read_rows:  # a whole chunk's rows, unless they would take too much memory
-        span = min(region.read_rows, max(rows, SPAN_BYTES // (3 * max(1, region.n_samples))))
-    by_columns = bool(region.read_rows) and identity
-    buffer = None
-    if by_columns:
-        span = region.read_rows
-    for part in _parts(run, span):
-        if by_columns and len({item[0] for item in part}) == len(part):
-            if buffer is None:  # one storage chunk's calls and flags, reused
-                width = _slab_width(region)
-                buffer = (
-                    np.empty((region.read_rows, width, 2), dtype=np.int8),
-                    np.empty((region.read_rows, width), dtype=bool),
-                )
+    if region.read_rows and identity:
+        buffer = _slab_buffer(region)
+        for part in _parts(run, region.read_rows):
             _store_by_columns(part, sink, read_pairs, region, buffer)
-            continue
-        if region.read_rows:  # a chunked store: read the chunk's span once, convert from it
-            first = part[0][4]
-            codes, phased = read_pairs(np.arange(first, part[-1][4] + 1), None)
-            for start in range(0, len(part), rows):
-                block = part[start : start + rows]
-                at = _numbers(block) - first
-                _finish_block(block, sink, codes[at], phased[at], region, identity)
-            continue
-        into = sink.destination([item[0] for item in part]) if identity else None
-        codes, phased = read_pairs(_numbers(part), into)
+    elif region.read_rows:
+        _store_spans(run, sink, read_pairs, region)
+    else:
+        rows = block_rows(region.n_samples)
+        for block in _parts(run, rows):
+            into = sink.destination([item[0] for item in block]) if identity else None
+            codes, phased = read_pairs(_numbers(block), into)
+            _finish_block(block, sink, codes, phased, region, identity)
+
+
+def _store_spans(
+    run: list[Wanted], sink: RecordSink, read_pairs: PairReader, region: RegionVariants
+) -> None:
+    """A chunked store's records for a reordered or subset sample list: the span of each
+    chunk's rows they need (at most `SPAN_BYTES`), read once and converted from there."""
+    rows = block_rows(region.n_samples)
+    span = min(region.read_rows, max(rows, SPAN_BYTES // (3 * max(1, region.n_samples))))
+    for part in _parts(run, span):
+        first = part[0][4]
+        codes, phased = read_pairs(np.arange(first, part[-1][4] + 1), None)
         for start in range(0, len(part), rows):
-            stop = start + rows
-            block = part[start:stop]
-            _finish_block(block, sink, codes[start:stop], phased[start:stop], region, identity)
+            block = part[start : start + rows]
+            at = _numbers(block) - first
+            _finish_block(block, sink, codes[at], phased[at], region, False)
+
+
+def _slab_buffer(region: RegionVariants) -> tuple[np.ndarray, np.ndarray]:
+    """Room for one storage chunk's rows of `_slab_width` samples (calls, phased flags)."""
+    width = _slab_width(region)
+    return (
+        np.empty((region.read_rows, width, 2), dtype=np.int8),
+        np.empty((region.read_rows, width), dtype=bool),
+    )
 
 
 def _slab_width(region: RegionVariants) -> int:
