@@ -110,11 +110,10 @@ class Aligner:
         n_samples, n_var = len(order), len(variants)
         self.variants, self.order, self.qc, self.path = variants, order, qc, path
         self.genotype_field = genotype_field
-        # variant-major while reading: each record fills a contiguous row; `finish` sets the
-        # rows no record supplied
+        # variant-major while reading: each record fills a contiguous row; rows no record
+        # supplies stay missing (-1) and unphased
         self.alleles_vm = np.full((n_var, n_samples, 2), -1, dtype=np.int8)
         self.phased_vm = np.zeros((n_var, n_samples), dtype=bool)
-        self.filled = np.zeros(n_var, dtype=bool)
         # model-ALT dosages, variant-major (a record fills a row); NaN until a record supplies it
         self.dosage = (
             np.full((n_var, n_samples), np.nan, dtype=np.float32)
@@ -273,13 +272,12 @@ class Aligner:
             if (negative > both).any():  # half-missing calls, or ones holding another allele
                 np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
-        self.filled[js] = True
-        if js == list(range(js[0], js[0] + len(js))):
-            rows = slice(js[0], js[0] + len(js))
+        rows = self.destination(js)
+        if rows is not None:
             if not np.may_share_memory(codes, self.alleles_vm):  # else written there already
-                self.alleles_vm[rows] = codes
+                rows[0][...] = codes
             if not np.may_share_memory(phased, self.phased_vm):
-                self.phased_vm[rows] = phased
+                rows[1][...] = phased
         else:
             self.alleles_vm[js] = codes
             self.phased_vm[js] = phased
@@ -333,10 +331,7 @@ class Aligner:
         self.qc.info_unknown_variants = int((found & ~np.isfinite(quality)).sum())
 
     def finish(self) -> None:
-        """Mark the calls of variants no record supplied as missing and complete the QC."""
-        empty = ~self.filled
-        self.alleles_vm[empty] = -1
-        self.phased_vm[empty] = False
+        """Complete the QC (the calls of variants no record supplied are missing already)."""
         qc, variants = self.qc, self.variants
         missing, half, other, haploid = (int(x) for x in self.call_counts.sum(axis=0))
         qc.calls_missing += missing
