@@ -16,7 +16,6 @@ Aligned calls are allele codes relative to the *model's* alleles: 0 = model REF,
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from ..errors import InputError
 from ..variants import VariantList
 from .qc import AlignmentQC
 from .quality import low_quality
-from .records import format_label, row_counts
+from .records import constant, format_label, row_counts
 from .tile import PRESENCE_SCALE
 
 _COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
@@ -86,14 +85,6 @@ def soft_presence(values: np.ndarray, kind: str) -> np.ndarray:
     pair = np.stack([alt, ref] if kind == "swapped" else [ref, alt], axis=1)
     pair[~np.isfinite(gp).all(axis=1)] = 0.0
     return np.rint(np.clip(pair, 0.0, 1.0) * PRESENCE_SCALE).astype(np.uint16)
-
-
-@lru_cache(maxsize=4)
-def minus_ones(shape: tuple[int, ...]) -> np.ndarray:
-    """A read-only int8 array of -1s, to clamp codes with (a scalar bound is much slower)."""
-    out = np.full(shape, -1, dtype=np.int8)
-    out.flags.writeable = False
-    return out
 
 
 class Aligner:
@@ -262,7 +253,7 @@ class Aligner:
                 (codes == -1).view(np.uint16) == 0
             )
             other = row_counts(other_calls)
-        np.maximum(codes, minus_ones(codes.shape[1:]), out=codes)
+        np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
         pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
         both = row_counts(pair == -1)
         negative = both

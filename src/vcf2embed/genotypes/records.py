@@ -14,6 +14,7 @@ turns a call holding one into missing and counts it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -102,6 +103,14 @@ class RecordSink(Protocol):
         self, j: int, kind: str, rec_alleles: list[str], lut: np.ndarray, values: np.ndarray | None
     ) -> None:
         """Store variant `j`'s model-ALT dosage from a record's DS or GP values (output order)."""
+
+
+@lru_cache(maxsize=16)
+def constant(shape: tuple[int, ...], value: int, dtype: str) -> np.ndarray:
+    """A read-only array of one value, as an operand: numpy is much slower with scalars."""
+    out = np.full(shape, value, dtype=dtype)
+    out.flags.writeable = False
+    return out
 
 
 def row_counts(flags: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ ALT dosages, or its hard calls where it stores none.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from ...errors import InputError
 from ..quality import info_quality
-from ..records import RecordSink, SourceHeader
+from ..records import RecordSink, SourceHeader, constant
 from .base import Source
 from .variant_table import RegionVariants, put_region
 
@@ -221,22 +220,13 @@ def counts_to_pairs(counts: np.ndarray, pairs: np.ndarray) -> None:
     """Unphased allele pairs from ALT counts (0, 1, 2; -9 missing): (0, 0), (0, 1), (1, 1), and
     negative for missing, written into (rows, samples, 2) int8 `pairs`."""
     wide = counts.astype(np.int16)
-    one, eight, low = _operands(counts.shape)  # numpy is much slower with scalar operands
+    one, eight, low = (constant(counts.shape, v, "int16") for v in (1, 8, 0xFF))
     pair = pairs.view(np.int16)[..., 0]  # the second allele is the high byte
     np.minimum(wide, one, out=pair)
     np.left_shift(pair, eight, out=pair)
     np.right_shift(wide, one, out=wide)
     np.bitwise_and(wide, low, out=wide)
     np.bitwise_or(pair, wide, out=pair)
-
-
-@lru_cache(maxsize=4)
-def _operands(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read-only int16 arrays of 1, 8 and 0xFF for `counts_to_pairs`."""
-    out = tuple(np.full(shape, value, dtype=np.int16) for value in (1, 8, 0xFF))
-    for array in out:
-        array.flags.writeable = False
-    return out
 
 
 def _bisect(key, lo: int, hi: int, value: int) -> int:
