@@ -136,8 +136,7 @@ class VczSource(Source):
         cols: slice = slice(None),
     ) -> tuple[np.ndarray, np.ndarray]:
         """`call_genotype` (int8: -1 missing, -2 absent) and phased flags of variants `numbers`
-        (samples `cols`); consecutive variants of every sample are decoded straight into
-        `into`."""
+        (samples `cols`); consecutive variants are decoded straight into `into`."""
         if into is not None and self._decode_into(numbers, cols, into):
             return into
         gt = self._rows("call_genotype", numbers, cols)
