@@ -101,10 +101,12 @@ class Aligner:
         n_samples, n_var = len(order), len(variants)
         self.variants, self.order, self.qc, self.path = variants, order, qc, path
         self.genotype_field = genotype_field
-        # variant-major while reading: each record fills a contiguous row; rows no record
-        # supplies stay missing (-1) and unphased
-        self.alleles_vm = np.full((n_var, n_samples, 2), -1, dtype=np.int8)
-        self.phased_vm = np.zeros((n_var, n_samples), dtype=bool)
+        # variant-major while reading: each record fills a contiguous row; `finish` makes the
+        # rows no record filled missing (-1) and unphased (filling all of them first would
+        # cost a pass over the whole tile)
+        self.alleles_vm = np.empty((n_var, n_samples, 2), dtype=np.int8)
+        self.phased_vm = np.empty((n_var, n_samples), dtype=bool)
+        self.stored = np.zeros(n_var, dtype=bool)
         # model-ALT dosages, variant-major (a record fills a row); NaN until a record supplies it
         self.dosage = (
             np.full((n_var, n_samples), np.nan, dtype=np.float32)
@@ -149,12 +151,12 @@ class Aligner:
             return [True] * len(js)
         return [self.claim_one(j, label) for j, label in zip(js, labels)]
 
-    def claim_one(self, j: int, label: tuple) -> bool:
-        """`claim_exact` for one record."""
+    def claim_one(self, j: int, label: tuple, kind: str = "exact") -> bool:
+        """`claim_exact` for one record, exact or (`kind`) swapped."""
         if j in self.chosen:
             return False
-        self.chosen[j] = (RANK["exact"], label)
-        self.kinds[j] = "exact"
+        self.chosen[j] = (RANK[kind], label)
+        self.kinds[j] = kind
         self.qc.records_read += 1
         return True
 
@@ -203,8 +205,9 @@ class Aligner:
         return old_rank < RANK[kind]
 
     def destination(self, js: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The rows of consecutive variants `js` (codes, phased), for a source to write calls
-        into before `fill_codes` takes them there; None when `js` are not consecutive."""
+        """The rows of consecutive variants `js` (codes, phased; not yet filled), for a source
+        to write calls into before `fill_codes` takes them there; None when `js` are not
+        consecutive."""
         first = js[0]
         if js != list(range(first, first + len(js))):
             return None
@@ -229,11 +232,9 @@ class Aligner:
         phased: np.ndarray,
         may_have_other: bool = True,
         haploid: np.ndarray | None = None,
-        half_calls: bool = True,
     ) -> None:
         """Store (records, samples, 2) codes (negative: missing, -2 another allele where
-        `may_have_other`; samples in output order; `half_calls` False: a call is missing in both
-        alleles or in neither). Call counts are kept per model variant, so a record that a
+        `may_have_other`; samples in output order). Call counts are kept per model variant, so a record that a
         better one replaces later leaves no trace in the QC."""
         if haploid is None:
             haploid = np.zeros(len(js), dtype=np.int64)
@@ -256,13 +257,24 @@ class Aligner:
         np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
         pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
         both = row_counts(pair == -1)
-        negative = both
-        if half_calls or may_have_other:
-            negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
-            negative = row_counts(negative_calls)
-            if (negative > both).any():  # half-missing calls, or ones holding another allele
-                np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
+        negative = row_counts(negative_calls)
+        if (negative > both).any():  # half-missing calls, or ones holding another allele
+            np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
+        self._put_rows(js, codes, phased)
+
+    def store_counted(
+        self, js: list[int], codes: np.ndarray, phased: np.ndarray, counts: np.ndarray
+    ) -> None:
+        """Store model codes of distinct variants `js` whose (records, 4) call counts (missing,
+        half-missing, other allele, haploid) are known already, as `kernels` returns them."""
+        self.call_counts[js] = counts
+        self._put_rows(js, codes, phased)
+
+    def _put_rows(self, js: list[int], codes: np.ndarray, phased: np.ndarray) -> None:
+        """Copy codes and phased flags into the rows of `js`, unless they are those rows."""
+        self.stored[js] = True
         rows = self.destination(js)
         if rows is not None:
             if not np.may_share_memory(codes, self.alleles_vm):  # else written there already
@@ -322,7 +334,9 @@ class Aligner:
         self.qc.info_unknown_variants = int((found & ~np.isfinite(quality)).sum())
 
     def finish(self) -> None:
-        """Complete the QC (the calls of variants no record supplied are missing already)."""
+        """Make the calls of variants no record filled missing, and complete the QC."""
+        self.alleles_vm[~self.stored] = -1
+        self.phased_vm[~self.stored] = False
         qc, variants = self.qc, self.variants
         missing, half, other, haploid = (int(x) for x in self.call_counts.sum(axis=0))
         qc.calls_missing += missing

@@ -24,6 +24,7 @@ from ..variants import VariantList
 
 GENOTYPE_FIELDS = ("GT", "DS", "GP")
 EXACT_LUT = np.array([0, 1], dtype=np.int8)  # a record whose REF and ALT are the model's
+SWAPPED_LUT = np.array([1, 0], dtype=np.int8)  # a record whose REF is the model's ALT and back
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class RecordSink(Protocol):
     def claim_exact(self, js: list[int], labels: list[tuple]) -> list[bool]:
         """Take records as exact matches of variants `js`; False where one must be weighed."""
 
-    def claim_one(self, j: int, label: tuple) -> bool:
-        """`claim_exact` for one record."""
+    def claim_one(self, j: int, label: tuple, kind: str = "exact") -> bool:
+        """`claim_exact` for one record, exact or (`kind`) swapped."""
 
     def candidates(
         self, pos: int, rec_alleles: list[str], label: tuple
@@ -87,9 +88,13 @@ class RecordSink(Protocol):
         phased: np.ndarray,
         may_have_other: bool = True,
         haploid: np.ndarray | None = None,
-        half_calls: bool = True,
     ) -> None:
         """Store (records, samples, 2) model codes of variants `js` (samples in output order)."""
+
+    def store_counted(
+        self, js: list[int], codes: np.ndarray, phased: np.ndarray, counts: np.ndarray
+    ) -> None:
+        """Store model codes of distinct variants `js` with their known (records, 4) counts."""
 
     def fill_valid(
         self, js: list[int], codes: np.ndarray, phased: np.ndarray, valid: np.ndarray

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ..kernels import counts_to_pairs
 from ..quality import info_quality
-from ..records import RecordSink, SourceHeader, constant
+from ..records import RecordSink, SourceHeader
 from .base import Source
 from .variant_table import RegionVariants, put_region
 
@@ -129,10 +130,8 @@ class _PlinkSource(Source):
         index = np.arange(start, stop, dtype=np.int64)
         pos = np.array([pos_of(i) for i in range(start, stop)], dtype=np.int64)
         alleles = [self._alleles(i) for i in range(start, stop)]
-        # pgenlib reads a haploid call as homozygous, and PLINK 2 keeps no half-missing call
-        return RegionVariants(
-            contig, pos, alleles, index, self.n_samples, haploid=False, half_calls=False
-        )
+        # pgenlib reads a haploid call as homozygous
+        return RegionVariants(contig, pos, alleles, index, self.n_samples, haploid=False)
 
     def _alleles(self, i: int) -> tuple[str, ...]:
         code = self.pvar.get_allele_code
@@ -214,19 +213,6 @@ def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
             value = info_quality(fields[column]) if len(fields) > column else None
             out[k] = np.nan if value is None else value
     return out
-
-
-def counts_to_pairs(counts: np.ndarray, pairs: np.ndarray) -> None:
-    """Unphased allele pairs from ALT counts (0, 1, 2; -9 missing): (0, 0), (0, 1), (1, 1), and
-    negative for missing, written into (rows, samples, 2) int8 `pairs`."""
-    wide = counts.astype(np.int16)
-    one, eight, low = (constant(counts.shape, v, "int16") for v in (1, 8, 0xFF))
-    pair = pairs.view(np.int16)[..., 0]  # the second allele is the high byte
-    np.minimum(wide, one, out=pair)
-    np.left_shift(pair, eight, out=pair)
-    np.right_shift(wide, one, out=wide)
-    np.bitwise_and(wide, low, out=wide)
-    np.bitwise_or(pair, wide, out=pair)
 
 
 def _bisect(key, lo: int, hi: int, value: int) -> int:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import EXACT_LUT, RecordSink, all_in_order, batch_array_codes, row_counts
+from ..kernels import finish_pairs
+from ..records import EXACT_LUT, SWAPPED_LUT, RecordSink, all_in_order, batch_array_codes
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries
 CACHE_BLOCK_BYTES = 1 << 20  # codes converted at once: stays in the CPU's cache
@@ -32,7 +33,6 @@ class RegionVariants:
     n_samples: int  # samples in the file
     quality: np.ndarray | None = None  # imputation quality, when the format carries one
     haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
-    half_calls: bool = True  # a call may miss one allele only (`./1`)
     read_rows: int | None = None  # variants a read should take at once (a storage chunk)
     read_cols: int | None = None  # samples of a storage chunk, when reads can take a slice
 
@@ -84,16 +84,30 @@ def _wanted(region: RegionVariants, sink: RecordSink) -> list[Wanted]:
             continue
         label = (region.contig, pos, alleles[0], ",".join(alleles[1:]) or ".")
         upper = [a.upper() for a in alleles]
-        j = exact.get((pos, *upper)) if len(upper) == 2 else None
-        if j is not None and sink.claim_one(j, label):
-            taken = [(j, "exact", EXACT_LUT)]
-        else:
+        taken = _claim_biallelic(sink, exact, pos, upper, label) if len(upper) == 2 else None
+        if taken is None:
             taken = sink.candidates(pos, upper, label)
         for j, kind, lut in taken:
             wanted.append((j, kind, upper, lut, number))
             if sink.quality is not None and region.quality is not None:
                 sink.quality[j] = region.quality[number - region.index[0]]
     return wanted
+
+
+def _claim_biallelic(
+    sink: RecordSink, exact: dict, pos: int, alleles: list[str], label: tuple
+) -> list[tuple[int, str, np.ndarray]] | None:
+    """A biallelic record claimed as the exact or swapped match of the variant alone at its
+    position; None when that variant has a record already (`candidates` weighs the two)."""
+    ref, alt = alleles
+    for key, kind, lut in (
+        ((pos, ref, alt), "exact", EXACT_LUT),
+        ((pos, alt, ref), "swapped", SWAPPED_LUT),
+    ):
+        j = exact.get(key)
+        if j is not None:
+            return [(j, kind, lut)] if sink.claim_one(j, label, kind) else None
+    return None
 
 
 def _simple(lut: np.ndarray) -> bool:
@@ -219,19 +233,9 @@ def _finish_block(
     them; `codes` may already be the sink's own rows."""
     if not identity:
         codes, phased = codes[:, sink.order], phased[:, sink.order]
-    n_haploid = np.zeros(len(block), dtype=np.int64)
-    if region.haploid:
-        # both alleles of a call as one int16: the second -2 (0xFE) and the first not negative
-        pair = codes.view(np.int16)[..., 0]
-        haploid = (pair & np.int16(-128)) == np.int16(-512)  # masks 0xFF80, 0xFE00
-        n_haploid = row_counts(haploid)
-        if n_haploid.any():
-            codes[..., 1] = np.where(haploid, codes[..., 0], codes[..., 1])
-            phased |= haploid
-    for k, item in enumerate(block):
-        if int(item[3][0]) == 1:  # swapped: 0 <-> 1; negatives stay negative
-            np.bitwise_xor(codes[k], 1, out=codes[k])
-    sink.fill_codes([item[0] for item in block], codes, phased, False, n_haploid, region.half_calls)
+    flip = np.array([int(item[3][0]) == 1 for item in block])  # swapped: 0 <-> 1
+    counts = finish_pairs(codes, phased, flip, region.haploid)
+    sink.store_counted([item[0] for item in block], codes, phased, counts)
 
 
 def _store_values(batch, sink: RecordSink, read_values: ValueReader | None) -> None:
