@@ -312,6 +312,47 @@ def test_vcz_dosage_and_gp_from_call_ds_and_call_gp(tmp_path: Path) -> None:
         assert np.isnan(got.dosage).sum() == np.isnan(expected).sum() > 0
 
 
+def test_vcz_region_index_finds_the_same_variants_reading_fewer_rows(
+    converted, example: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A tile's variants found through vcf2zarr's `region_index` equal those found by reading
+    every row (a store without the index), for every tile and for regions before, between and
+    after the records; with the index, only the tile's chunks of `variant_position` are read."""
+    from vcf2embed.genotypes.sources.vcz import VczSource
+
+    store = converted["vcz small chunks"]
+    bare = tmp_path / "bare.vcz"
+    shutil.copytree(store, bare)
+    shutil.rmtree(bare / "region_index")
+    indexed, unindexed = VczSource(store), VczSource(bare)
+    assert "region_index" in indexed.names and "region_index" not in unindexed.names
+    spans = [(t.start, t.end) for t in read_tiles(example / "tiles.tsv")]
+    pos = indexed.root["variant_position"][:]
+    spans += [(1, int(pos[0]) - 1), (int(pos[-1]) + 1, 10**9), (int(pos[40]), int(pos[41]))]
+    read: list[slice] = []
+    original = VczSource._array
+    monkeypatch.setattr(
+        VczSource,
+        "_array",
+        lambda self, name, index=slice(None): (
+            read.append(index) if name == "variant_position" else None,
+            original(self, name, index),
+        )[1],
+    )
+    for lo, hi in spans:
+        read.clear()
+        a = indexed.region_variants(f"22:{lo}-{hi}")
+        rows = sum(len(range(*r.indices(len(pos)))) for r in read)
+        b = unindexed.region_variants(f"22:{lo}-{hi}")
+        np.testing.assert_array_equal(a.pos, b.pos)
+        np.testing.assert_array_equal(a.index, b.index)
+        assert a.alleles == b.alleles
+        assert np.all((a.pos >= lo) & (a.pos <= hi))
+        assert len(a.pos) == np.count_nonzero((pos >= lo) & (pos <= hi))
+        assert rows <= len(a.pos) + 2 * 40  # the region's chunks of 40 variants only
+    assert rows < len(pos)
+
+
 def test_vcz_exact_record_wins_over_an_earlier_multiallelic_one(tmp_path: Path) -> None:
     """A variant held by a multi-allelic record and, later in the file, by its exact biallelic
     record takes the exact one's calls (as the VCF readers do); `bcftools query` is the oracle."""

@@ -214,12 +214,14 @@ class Aligner:
         return self.alleles_vm[first : first + len(js)], self.phased_vm[first : first + len(js)]
 
     def write_columns(
-        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray
+        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray, at: list[int]
     ) -> None:
-        """Put a source's allele indices of variants `js` for the samples `cols` (output order)
-        into their rows, for `fill_codes` to take from `rows(js)`."""
-        self.alleles_vm[js, cols] = codes
-        self.phased_vm[js, cols] = phased
+        """Put a source's allele indices of variants `js` (rows `at` of `codes` and `phased`)
+        for the samples `cols` (output order) into their rows, for `fill_codes` to take from
+        `rows(js)`."""
+        for j, k in zip(js, at):  # a row at a time: no temporary of the gathered rows
+            self.alleles_vm[j, cols] = codes[k]
+            self.phased_vm[j, cols] = phased[k]
 
     def rows(self, js: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The (codes, phased) rows of variants `js`: views when consecutive, else copies."""

@@ -74,9 +74,10 @@ class RecordSink(Protocol):
         """Writable (codes, phased) rows of consecutive variants `js`, else None."""
 
     def write_columns(
-        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray
+        self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray, at: list[int]
     ) -> None:
-        """Put allele indices of variants `js` for samples `cols` into their rows."""
+        """Put allele indices (rows `at` of `codes`, `phased`) of variants `js` for samples
+        `cols` into their rows."""
 
     def rows(self, js: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The (codes, phased) rows of variants `js` (views when consecutive)."""

@@ -162,19 +162,20 @@ class BgenSource(Source):
         k, n = len(numbers), len(self.header.samples)
         pairs, phased = into or (np.empty((k, n, 2), np.int8), np.empty((k, n), dtype=bool))
         for row, number in enumerate(numbers.tolist()):
-            block = self._raw_block(self.variants[number])
+            block = self._raw_block(number)
             if block is None or not hard_calls(block, n, HARD_CALL_MIN, pairs[row], phased[row]):
                 calls = self._calls(self.variants[number], self._probabilities(number))
                 pairs[row], phased[row] = calls[:, :2], calls[:, 2]
         return pairs, phased
 
-    def _raw_block(self, var) -> bytes | None:
-        """The uncompressed layout-2 genotype block of `var`, or None (another layout or
-        compression: the package decodes it)."""
+    def _raw_block(self, number: int) -> bytes | None:
+        """The uncompressed layout-2 genotype block of variant `number`, or None (another
+        layout or compression: the package decodes it)."""
+        var = self.variants[number]
         if var.layout != 2:
             return None
         if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while reading
+            self._file = open(self.path, "rb")  # noqa: SIM115 - closed by read_region
         self._file.seek(var.fileoffset)
         record = self._file.read(var.next_variant_offset - var.fileoffset)
         try:
@@ -198,10 +199,19 @@ class BgenSource(Source):
         return np.stack(rows).astype(np.float32)
 
     def read_region(self, region: str, sink: RecordSink, desc: str) -> None:
-        """Align every record of `region`."""
-        put_region(
-            self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
-        )
+        """Align every record of `region` (the file handle for raw blocks closed after)."""
+        try:
+            put_region(
+                self.region_variants(region),
+                sink,
+                self.read_calls,
+                self.read_values,
+                self.read_pairs,
+            )
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 def _genotype_probabilities(hap: np.ndarray) -> np.ndarray:

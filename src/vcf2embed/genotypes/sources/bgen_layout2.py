@@ -66,14 +66,13 @@ def _unphased_calls(values, ploidy, called, rest, pairs):
         pairs[s] = np.int16(-1) if ploidy[s] >= 0x80 else np.int16(pair)  # the missing flag
 
 
-def _phased_calls(values, ploidy, called, rest, pairs):
-    for s in range(pairs.shape[0]):  # per haplotype: P(allele 0); allele 1 has the rest
-        h0, h1 = values[2 * s], values[2 * s + 1]
-        # allele 0, allele 1 or neither (-1): 0, 1, 0xFF in each byte
-        a0 = np.int16(h0 <= rest) - np.int16((h0 < called) & (h0 > rest))
-        a1 = np.int16(h1 <= rest) - np.int16((h1 < called) & (h1 > rest))
-        pair = (a0 & 0xFF) | (a1 << 8)
-        pairs[s] = np.int16(-1) if ploidy[s] >= 0x80 else np.int16(pair)
+def _phased_calls(values, ploidy, called, rest, alleles):
+    for i in range(alleles.shape[0]):  # per haplotype: P(allele 0); allele 1 has the rest
+        v = values[i]  # allele 0 (0), allele 1 (1) or neither (-1)
+        alleles[i] = np.int8(v <= rest) - np.int8((v < called) & (v > rest))
+    for s in range(ploidy.shape[0]):
+        if ploidy[s] >= 0x80:  # the missing flag
+            alleles[2 * s], alleles[2 * s + 1] = -1, -1
 
 
 def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: np.ndarray) -> bool:
@@ -89,7 +88,12 @@ def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: 
     called = call_threshold(bits, minimum)
     values = np.frombuffer(block, dtype=dtype, count=2 * n, offset=10 + n)
     ploidy = np.frombuffer(block, dtype=np.uint8, count=n, offset=8)
-    loop = compiled(_phased_calls if is_phased else _unphased_calls)
-    loop(values, ploidy, called, (1 << bits) - 1 - called, pairs.view(np.int16).reshape(n))
+    # as the values' own type: comparing with a wider one would widen every value
+    called, rest = dtype.type(called), dtype.type((1 << bits) - 1 - called)
+    calls = pairs.view(np.int16).reshape(n)  # a view (a copy would lose what is written)
+    if is_phased:
+        compiled(_phased_calls)(values, ploidy, called, rest, calls.view(np.int8))
+    else:
+        compiled(_unphased_calls)(values, ploidy, called, rest, calls)
     phased[:] = bool(is_phased)
     return True

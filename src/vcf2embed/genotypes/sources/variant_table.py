@@ -198,7 +198,7 @@ def _store_by_columns(
             full = cols.stop - cols.start == width
             into = (buffer[0][: len(numbers)], buffer[1][: len(numbers)]) if full else None
             codes, phased = read_pairs(numbers, into, cols)
-            sink.write_columns(js, cols, *((codes, phased) if dense else (codes[at], phased[at])))
+            sink.write_columns(js, cols, codes, phased, at.tolist())
     rows = block_rows(region.n_samples)
     for start in range(0, len(part), rows):
         block = part[start : start + rows]

@@ -72,12 +72,14 @@ class VczSource(Source):
         contig, span = region.rsplit(":", 1)
         lo, hi = (int(x) for x in span.split("-"))
         code = self.header.contigs.index(contig)
-        contig_of = self._array("variant_contig")
-        rows = np.flatnonzero(contig_of == code)
-        first, end = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+        first, end = self._candidate_rows(code, lo, hi)
+        here = self._array("variant_contig", slice(first, end)) == code
         pos = self._array("variant_position", slice(first, end)).astype(np.int64)
-        start, stop = first + np.searchsorted(pos, lo), first + np.searchsorted(pos, hi, "right")
-        table = self._array("variant_allele", slice(int(start), int(stop)))
+        inside = np.flatnonzero(here & (pos >= lo) & (pos <= hi))  # one run: sorted by position
+        start, stop = (
+            (first + int(inside[0]), first + int(inside[-1]) + 1) if len(inside) else (0, 0)
+        )
+        table = self._array("variant_allele", slice(start, stop))
         alleles = [tuple(str(a) for a in row if str(a)) for row in table]
         quality = next(
             (
@@ -92,7 +94,7 @@ class VczSource(Source):
         chunks = self.root["call_genotype"].chunks if "call_genotype" in self.names else None
         return RegionVariants(
             contig,
-            pos[start - first : stop - first],
+            pos[start - first : stop - first] if stop > start else pos[:0],
             alleles,
             np.arange(start, stop),
             len(self.header.samples),
@@ -100,6 +102,22 @@ class VczSource(Source):
             read_rows=chunks[0] if chunks else None,
             read_cols=chunks[1] if chunks else None,
         )
+
+    def _candidate_rows(self, code: int, lo: int, hi: int) -> tuple[int, int]:
+        """The rows [first, end) of the variant chunks that may hold contig `code`'s variants
+        in [lo, hi]: from vcf2zarr's `region_index` (per chunk and contig: first and last
+        position, record count), else every row (an older store reads them all)."""
+        n = self.root["variant_position"].shape[0]
+        if "region_index" not in self.names:
+            return 0, n
+        index = self._array("region_index")
+        chunk = self.root["variant_position"].chunks[0]
+        # columns: chunk, contig, start, end, max end, records
+        hit = (index[:, 1] == code) & (index[:, 2] <= hi) & (index[:, 4] >= lo)
+        if not hit.any():
+            return 0, 0
+        chunks = index[hit, 0]
+        return int(chunks.min()) * chunk, min(n, (int(chunks.max()) + 1) * chunk)
 
     def _rows(self, name: str, numbers: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
         """Rows `numbers` (increasing; samples `cols`) of a variant-major array: when they are
