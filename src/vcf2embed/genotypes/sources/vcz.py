@@ -8,6 +8,8 @@ are read when present. Variants are sorted by contig and position, so a region i
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ class VczSource(Source):
 
         try:
             self.root = zarr.open_group(str(self.path), mode="r")
+            self._opened: dict[str, object] = {}
             self.names = self._array_names()
             missing = [name for name in REQUIRED if name not in self.names]
             if missing:
@@ -40,8 +43,8 @@ class VczSource(Source):
                     f"{self.path}: not a VCF Zarr store (no {', '.join(missing)}); write one "
                     "with `vcf2zarr convert in.vcf.gz out.vcz`"
                 )
-            samples = [str(s) for s in self.root["sample_id"][:].tolist()]
-            contigs = [str(c) for c in self.root["contig_id"][:].tolist()]
+            samples = [str(s) for s in self._open("sample_id")[:].tolist()]
+            contigs = [str(c) for c in self._open("contig_id")[:].tolist()]
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{self.path}: cannot be read as VCF Zarr ({exc})") from None
         fields = {"GT"} if "call_genotype" in self.names else set()
@@ -60,12 +63,24 @@ class VczSource(Source):
             and any(Path(entry.path, meta).is_file() for meta in (".zarray", "zarr.json"))
         )
 
-    def _array(self, name: str, index=slice(None)) -> np.ndarray:
-        """One array's values (a slice), with a clear error for a damaged chunk."""
+    def _open(self, name: str):
+        """Array `name`, its metadata read once."""
+        if name not in self._opened:
+            self._opened[name] = self.root[name]
+        return self._opened[name]
+
+    @contextmanager
+    def _reading(self, name: str) -> Iterator[None]:
+        """Turn zarr's error for a damaged or missing chunk into one that names the array."""
         try:
-            return self.root[name][index]
+            yield
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
+
+    def _array(self, name: str, index=slice(None)) -> np.ndarray:
+        """One array's values (a slice)."""
+        with self._reading(name):
+            return self._open(name)[index]
 
     def region_variants(self, region: str) -> RegionVariants:
         """The variants of `region`: one slice of the sorted variant arrays."""
@@ -91,7 +106,7 @@ class VczSource(Source):
             ),
             None,
         )
-        chunks = self.root["call_genotype"].chunks if "call_genotype" in self.names else None
+        chunks = self._open("call_genotype").chunks if "call_genotype" in self.names else None
         return RegionVariants(
             contig,
             pos[start - first : stop - first] if stop > start else pos[:0],
@@ -107,11 +122,11 @@ class VczSource(Source):
         """The rows [first, end) of the variant chunks that may hold contig `code`'s variants
         in [lo, hi]: from vcf2zarr's `region_index` (per chunk and contig: first and last
         position, record count), else every row (an older store reads them all)."""
-        n = self.root["variant_position"].shape[0]
+        n = self._open("variant_position").shape[0]
         if "region_index" not in self.names:
             return 0, n
         index = self._array("region_index")
-        chunk = self.root["variant_position"].chunks[0]
+        chunk = self._open("variant_position").chunks[0]
         # columns: chunk, contig, start, end, max end, records
         hit = (index[:, 1] == code) & (index[:, 2] <= hi) & (index[:, 4] >= lo)
         if not hit.any():
@@ -123,15 +138,13 @@ class VczSource(Source):
         """Rows `numbers` (increasing; samples `cols`) of a variant-major array: when they are
         dense, the slice that spans them and then the rows (zarr's orthogonal indexing is
         several times slower)."""
-        try:
-            array = self.root[name]
+        with self._reading(name):
+            array = self._open(name)
             first, last = (int(numbers[0]), int(numbers[-1])) if len(numbers) else (0, -1)
             if last - first + 1 > max(2 * len(numbers), array.chunks[0]):
                 return array.oindex[numbers, cols] if array.ndim > 1 else array.oindex[numbers]
             span = array[first : last + 1, cols] if array.ndim > 1 else array[first : last + 1]
             return span if last - first == len(numbers) - 1 else span[numbers - first]
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
 
     def read_calls(self, numbers: np.ndarray) -> np.ndarray:
         """cyvcf2-layout calls of variants `numbers`, all samples."""
@@ -175,7 +188,7 @@ class VczSource(Source):
     ) -> bool:
         """Decode consecutive rows of diploid int8 calls (and phased flags) into `into`, with no
         array in between; False (nothing read) when the arrays or the rows do not allow it."""
-        gt = self.root["call_genotype"]
+        gt = self._open("call_genotype")
         dense = len(numbers) and numbers[-1] - numbers[0] == len(numbers) - 1
         if not dense or gt.dtype != np.int8 or gt.shape[2] != 2:
             return False
@@ -189,10 +202,8 @@ class VczSource(Source):
 
     def _decode(self, name: str, rows: tuple[slice, slice], out: np.ndarray) -> None:
         """Decode `rows` of array `name` into `out`, with a clear error for a damaged chunk."""
-        try:
-            self.root[name].get_basic_selection(rows, out=_out_buffer(out))
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise InputError(f"{self.path}: array {name} cannot be read ({exc})") from None
+        with self._reading(name):
+            self._open(name).get_basic_selection(rows, out=_out_buffer(out))
 
     def read_values(self, numbers: np.ndarray, field: str) -> np.ndarray | None:
         """`call_DS` or `call_GP` of variants `numbers` (NaN where missing)."""
