@@ -1,0 +1,54 @@
+"""The compiled loops against the aligner's rules written out a call at a time in Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vcf2embed.genotypes.kernels import counts_to_pairs, finish_pairs
+
+
+def expected_call(a0: int, a1: int, flip: bool, haploid: bool) -> tuple[tuple[int, int], str, bool]:
+    """One call by the README's table: (codes, QC kind, phased by haploidy)."""
+    if haploid and a1 == -2 and a0 >= 0:
+        code = a0 ^ 1 if flip else a0
+        return (code, code), "haploid", True
+    if a0 < 0 and a1 < 0:
+        return (-1, -1), "missing", False
+    if a0 < 0 or a1 < 0:
+        return (-1, -1), "half", False
+    return ((a0 ^ 1, a1 ^ 1) if flip else (a0, a1)), "called", False
+
+
+@pytest.mark.parametrize("haploid", [True, False])
+def test_finish_pairs_follows_the_rules_call_by_call(haploid: bool) -> None:
+    rng = np.random.default_rng(7)
+    codes = rng.choice(
+        np.array([0, 1, -1, -2], dtype=np.int8), size=(9, 301, 2), p=[0.5, 0.4, 0.05, 0.05]
+    )
+    codes[2, :, 1] = -2  # a haploid record (chrX in males)
+    phased = rng.random((9, 301)) < 0.5
+    flip = np.array([k % 3 == 0 for k in range(9)])
+    got, got_phased = codes.copy(), phased.copy()
+    counts = finish_pairs(got, got_phased, flip, haploid)
+    for r in range(9):
+        kinds = {"missing": 0, "half": 0, "haploid": 0, "called": 0}
+        for s in range(301):
+            pair, kind, now_phased = expected_call(
+                int(codes[r, s, 0]), int(codes[r, s, 1]), bool(flip[r]), haploid
+            )
+            assert tuple(got[r, s]) == pair, (r, s, codes[r, s])
+            assert got_phased[r, s] == (phased[r, s] or now_phased)
+            kinds[kind] += 1
+        assert list(counts[r]) == [kinds["missing"], kinds["half"], 0, kinds["haploid"]]
+    assert counts[2, 3] > 0 if haploid else counts[:, 3].sum() == 0
+
+
+def test_counts_to_pairs_gives_unphased_pairs() -> None:
+    counts = np.array([[0, 1, 2, -9], [2, -9, 0, 1]], dtype=np.int8)
+    pairs = np.empty((2, 4, 2), dtype=np.int8)
+    counts_to_pairs(counts, pairs)
+    table = {0: (0, 0), 1: (0, 1), 2: (1, 1), -9: (-1, -1)}
+    for r in range(2):
+        for s in range(4):
+            assert tuple(pairs[r, s]) == table[int(counts[r, s])]
