@@ -227,9 +227,11 @@ def test_bgen_raw_block_calls_equal_the_package_probabilities(
     assert (pairs == -1).any() and (pairs >= 0).any()
 
 
-def test_min_info_r2_from_the_pvar_info_column(tmp_path: Path) -> None:
-    """`min_info_r2` on a `.pgen` takes R2 from its `.pvar` INFO (plink2 carries the VCF's INFO):
-    the variants below the threshold in `bcftools query` become missing, and only they."""
+@pytest.mark.parametrize("pvar", [".pvar", ".pvar.zst"])
+def test_min_info_r2_from_the_pvar_info_column(pvar: str, tmp_path: Path) -> None:
+    """`min_info_r2` on a `.pgen` takes R2 from its `.pvar` (or `.pvar.zst`) INFO (plink2 carries
+    the VCF's INFO): the variants below the threshold in `bcftools query` become missing, and
+    only they, in a tile that starts after the first records."""
     from htstools import bcftools
 
     from vcf2embed.tiles import Tile
@@ -246,17 +248,26 @@ def test_min_info_r2_from_the_pvar_info_column(tmp_path: Path) -> None:
     vcf = write_vcf(
         tmp_path / "r.vcf.gz", records, samples, "22", extra_header=(header,), formats=("GT",)
     )
-    plink2("--vcf", str(vcf), "--make-pgen", "--out", str(tmp_path / "r"))
+    plink2(
+        "--vcf",
+        str(vcf),
+        "--make-pgen",
+        *(["vzs"] if pvar.endswith("zst") else []),
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert (tmp_path / f"r{pvar}").is_file()
     rows = [
         line.split("\t")
         for line in bcftools("query", "-f", "%POS\t%INFO/R2\n", str(vcf)).split("\n")
         if line
     ]
+    rows = rows[3:]  # the tile: records 4 to 25
     low = {int(pos) for pos, r2 in rows if float(r2) < 0.5}
     assert 0 < len(low) < len(rows)
     pos = np.array([int(p) for p, _ in rows])
     variants = VariantList(("22",) * len(pos), pos, ("A",) * len(pos), ("G",) * len(pos), "t")
-    tile = Tile("t", "22", 1, 10**6, None)
+    tile = Tile("t", "22", int(pos[0]), 10**6, None)
     g = read_tile_genotypes(tmp_path / "r.pgen", tile, variants, min_info_r2=0.5)
     assert g.qc.low_info_variants == len(low)
     dropped = {int(p) for p, a in zip(pos, g.alleles_vm) if (a == -1).all()}

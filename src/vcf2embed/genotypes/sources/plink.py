@@ -11,9 +11,11 @@ ALT dosages, or its hard calls where it stores none.
 
 from __future__ import annotations
 
+import io
 import re
 from itertools import islice
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -196,23 +198,40 @@ class _PlinkSource(Source):
 
 
 def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
-    """INFO R2 (else DR2, else INFO) of variants [start, stop) of a text `.pvar` (NaN where a
-    record has none); None for a `.bim`, a `.pvar` without an INFO column or a `.pvar.zst`."""
-    if path.suffix != ".pvar":
+    """INFO R2 (else DR2, else INFO) of variants [start, stop) of a `.pvar` or `.pvar.zst` (NaN
+    where a record has none); None for a `.bim` or a `.pvar` without an INFO column."""
+    import zstandard
+
+    if not path.name.endswith((".pvar", ".pvar.zst")):
         return None
     out = np.full(stop - start, np.nan)
-    with open(path) as fh:
-        line = fh.readline()
-        while line.startswith("##"):
+    with _pvar_text(path) as fh:
+        try:
             line = fh.readline()
-        if not line.startswith("#") or "INFO" not in line[1:].split():
-            return None
-        column = line[1:].split().index("INFO")
-        for k, line in enumerate(islice(fh, start, stop)):  # skipped lines are not parsed
-            fields = line.rstrip("\n").split("\t")
-            value = info_quality(fields[column]) if len(fields) > column else None
-            out[k] = np.nan if value is None else value
+            while line.startswith("##"):
+                line = fh.readline()
+            if not line.startswith("#") or "INFO" not in line[1:].split():
+                return None
+            column = line[1:].split().index("INFO")
+            for k, line in enumerate(islice(fh, start, stop)):  # skipped lines are not parsed
+                fields = line.rstrip("\n").split("\t")
+                value = info_quality(fields[column]) if len(fields) > column else None
+                out[k] = np.nan if value is None else value
+        except (OSError, UnicodeDecodeError, zstandard.ZstdError) as exc:
+            raise InputError(f"{path}: cannot be read ({exc}); the file may be damaged") from None
     return out
+
+
+def _pvar_text(path: Path) -> TextIO:
+    """A `.pvar`'s lines, decompressed as they are read when it is a `.pvar.zst`."""
+    if path.suffix != ".zst":
+        return open(path, encoding="utf-8")
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        open(path, "rb"), read_across_frames=True, closefd=True
+    )
+    return io.TextIOWrapper(reader, encoding="utf-8")
 
 
 def _bisect(key, lo: int, hi: int, value: int) -> int:
