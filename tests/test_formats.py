@@ -177,13 +177,16 @@ def soft_vcf(path: Path, rng: np.random.Generator) -> Path:
     return write_vcf(path, records, samples, contig="22", formats=("GT", "GP"))
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize(
+    ("export", "bits"), [("bgen-1.2", 8), ("bgen-1.2", 16), ("bgen-1.3", 8), ("bgen-1.3", 16)]
+)
 @pytest.mark.parametrize("phased", [False, True])
 def test_bgen_raw_block_calls_equal_the_package_probabilities(
-    bits: int, phased: bool, tmp_path: Path, monkeypatch
+    export: str, bits: int, phased: bool, tmp_path: Path, monkeypatch
 ) -> None:
-    """Hard calls decoded from the raw genotype blocks against the `bgen` package's own
-    probabilities of every sample, thresholded here (missing flags, values at the threshold)."""
+    """Hard calls decoded from the raw genotype blocks (zlib in BGEN 1.2, zstd in 1.3) against
+    the `bgen` package's own probabilities of every sample, thresholded here (missing flags,
+    values at the threshold)."""
     from bgen import BgenReader
 
     from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN, BgenSource
@@ -203,7 +206,6 @@ def test_bgen_raw_block_calls_equal_the_package_probabilities(
             str(tmp_path / "h"),
         )
         source = tmp_path / "h"
-    export = "bgen-1.2"
     plink2("--pfile", str(source), "--export", export, f"bits={bits}", "--out", str(tmp_path / "g"))
     path = tmp_path / "g.bgen"
     reader = BgenSource(path)

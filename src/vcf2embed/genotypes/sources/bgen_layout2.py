@@ -1,5 +1,6 @@
 """Hard calls straight from a BGEN layout-2 genotype block, for the common case: biallelic,
-every sample diploid, 8 or 16 bits per probability, zlib-compressed (or not).
+every sample diploid, 8 or 16 bits per probability, zlib- (BGEN 1.2) or zstd-compressed (1.3),
+or not compressed.
 
 The `bgen` package finds the variants and decodes everything else; decoding its float64
 probabilities of every sample only to threshold them costs several times the read itself, so
@@ -23,7 +24,7 @@ FAST_BITS = (8, 16)  # wider values would need more than float32 precision near 
 
 def genotype_block(record: bytes, compression: str) -> bytes | None:
     """The uncompressed genotype block of one layout-2 variant record (identifying data, then
-    the block), or None when its compression is not zlib or none."""
+    the block), or None when its compression is not zlib, zstd or none."""
     at = 0
     for _ in range(3):  # variant ID, rsID, chromosome
         (length,) = struct.unpack_from("<H", record, at)
@@ -37,10 +38,20 @@ def genotype_block(record: bytes, compression: str) -> bytes | None:
     data = record[at + 4 : at + 4 + size]
     if compression == "none" or compression is None:
         return data
-    if compression != "zlib":
+    if compression not in ("zlib", "zstd"):
         return None
     (expected,) = struct.unpack_from("<I", data, 0)
+    if compression == "zstd":  # BGEN 1.3
+        return _zstd().decompress(data[4:], max_output_size=expected)
     return deflate.zlib_decompress(data[4:], expected)
+
+
+@lru_cache(maxsize=1)
+def _zstd():
+    """One zstd decompressor, reused for every block."""
+    import zstandard
+
+    return zstandard.ZstdDecompressor()
 
 
 @lru_cache(maxsize=8)
