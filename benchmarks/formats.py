@@ -169,10 +169,9 @@ def measure(n: int) -> list[str]:
         "",
         "Both sides open the file each time. Beyond the library's read, the reader parses the",
         "sample IDs, matches every record to the model's variants and stores model allele codes",
-        "with per-variant QC counts, a cache block at a time, in compiled loops (numba) that",
-        "flip, clamp and count in one pass (PGEN/BED straight into the tile's arrays; BED and",
-        "unphased PGEN as pgenlib's ALT counts; BGEN hard calls thresholded from the raw",
-        "8/16-bit block; VCF Zarr a storage chunk at a time).",
+        "with per-variant QC counts, a cache block at a time (PGEN/BED straight into the tile's",
+        "arrays; BED and unphased PGEN as pgenlib's ALT counts; BGEN hard calls thresholded",
+        "from the raw 8/16-bit block; VCF Zarr a storage chunk at a time).",
     ]
     return lines
 

@@ -270,7 +270,7 @@ class Aligner:
         self, js: list[int], codes: np.ndarray, phased: np.ndarray, counts: np.ndarray
     ) -> None:
         """Store model codes of distinct variants `js` whose (records, 4) call counts (missing,
-        half-missing, other allele, haploid) are known already, as `kernels` returns them."""
+        half-missing, other allele, haploid) are known already, as `block_codes` returns them."""
         self.call_counts[js] = counts
         self._put_rows(js, codes, phased)
 

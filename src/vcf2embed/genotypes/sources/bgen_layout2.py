@@ -12,12 +12,11 @@ probability is at least `HARD_CALL_MIN`), giving the same calls.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from functools import lru_cache
 
 import deflate
 import numpy as np
-
-from ..kernels import compiled
 
 FAST_BITS = (8, 16)  # wider values would need more than float32 precision near the threshold
 
@@ -66,24 +65,30 @@ def call_threshold(bits: int, minimum: float) -> int:
     return value
 
 
-def _unphased_calls(values, ploidy, called, rest, pairs):
-    # branch-free so that it vectorises; (a0, a1) as one little-endian int16
-    for s in range(pairs.shape[0]):  # per sample: P(0/0), P(0/1); P(1/1) has the rest
-        first, second = np.int32(values[2 * s]), np.int32(values[2 * s + 1])
-        # at most one of the three holds (each needs more than half the probability)
-        pair = (
-            -1 + (first >= called) + 0x0101 * (second >= called) + 0x0102 * (first + second <= rest)
-        )
-        pairs[s] = np.int16(-1) if ploidy[s] >= 0x80 else np.int16(pair)  # the missing flag
+@dataclass(frozen=True)
+class Bounds:
+    """Per-value operands of one sample count and bit width (numpy is much faster with array
+    operands than with scalars)."""
+
+    called: np.ndarray  # (2n,) the threshold: a stored probability at least this is a call
+    rest_called: np.ndarray  # (2n,) the largest stored value that leaves the rest a call
+    one: np.ndarray  # (2n,) int8 ones
+    het: np.ndarray  # (n,) int16 0x0101: 0/1 as an int16 pair, plus one
+    hom_alt: np.ndarray  # (n,) int16 0x0102: 1/1 as an int16 pair, plus one
 
 
-def _phased_calls(values, ploidy, called, rest, alleles):
-    for i in range(alleles.shape[0]):  # per haplotype: P(allele 0); allele 1 has the rest
-        v = values[i]  # allele 0 (0), allele 1 (1) or neither (-1)
-        alleles[i] = np.int8(v <= rest) - np.int8((v < called) & (v > rest))
-    for s in range(ploidy.shape[0]):
-        if ploidy[s] >= 0x80:  # the missing flag
-            alleles[2 * s], alleles[2 * s + 1] = -1, -1
+@lru_cache(maxsize=4)
+def bounds(n: int, bits: int, minimum: float) -> Bounds:
+    """The operands of `hard_calls` for `n` samples of `bits`-bit probabilities."""
+    dtype = np.dtype(f"<u{bits // 8}")
+    top, t = (1 << bits) - 1, call_threshold(bits, minimum)
+    return Bounds(
+        called=np.full(2 * n, t, dtype=dtype),
+        rest_called=np.full(2 * n, top - t, dtype=dtype),
+        one=np.ones(2 * n, dtype=np.int8),
+        het=np.full(n, 0x0101, dtype=np.int16),
+        hom_alt=np.full(n, 0x0102, dtype=np.int16),
+    )
 
 
 def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: np.ndarray) -> bool:
@@ -95,16 +100,25 @@ def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: 
     is_phased, bits = block[8 + n], block[9 + n]
     if bits not in FAST_BITS:
         return False
-    dtype = np.dtype(f"<u{bits // 8}")
-    called = call_threshold(bits, minimum)
-    values = np.frombuffer(block, dtype=dtype, count=2 * n, offset=10 + n)
+    b = bounds(n, bits, minimum)
+    values = np.frombuffer(block, dtype=b.called.dtype, count=2 * n, offset=10 + n)
+    out = pairs.reshape(-1)
+    if is_phased:  # per haplotype: P(allele 0); allele 1 has the rest; code = a0 + 2 a1 - 1
+        allele1 = (values <= b.rest_called).view(np.int8)
+        np.add(allele1, allele1, out=out)
+        np.add(out, (values >= b.called).view(np.int8), out=out)
+        np.subtract(out, b.one, out=out)
+        phased[:] = True
+    else:  # per sample: P(0/0), P(0/1); P(1/1) has the rest
+        first, second = values[0::2], values[1::2]
+        wide = np.uint16 if bits == 8 else np.uint32
+        hom_alt = first.astype(wide) + second <= b.rest_called[:n]
+        pair = pairs.view(np.int16)[:, 0]  # (a0, a1) as one int16: 0/0 0, 0/1 0x100, 1/1 0x101
+        np.subtract(first >= b.called[:n], b.one[:n], out=pair, dtype=np.int16)
+        pair += (second >= b.called[:n]) * b.het
+        pair += hom_alt * b.hom_alt
+        phased[:] = False
     ploidy = np.frombuffer(block, dtype=np.uint8, count=n, offset=8)
-    # as the values' own type: comparing with a wider one would widen every value
-    called, rest = dtype.type(called), dtype.type((1 << bits) - 1 - called)
-    calls = pairs.view(np.int16).reshape(n)  # a view (a copy would lose what is written)
-    if is_phased:
-        compiled(_phased_calls)(values, ploidy, called, rest, calls.view(np.int8))
-    else:
-        compiled(_unphased_calls)(values, ploidy, called, rest, calls)
-    phased[:] = bool(is_phased)
+    if ploidy.max() >= 0x80:  # the missing flag
+        pairs[ploidy >= 0x80] = -1
     return True

@@ -20,7 +20,7 @@ from typing import TextIO
 import numpy as np
 
 from ...errors import InputError
-from ..kernels import counts_to_pairs
+from ..block_codes import counts_to_pairs
 from ..quality import info_quality
 from ..records import RecordSink, SourceHeader
 from .base import Source

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import finish_pairs
+from ..block_codes import finish_pairs
 from ..records import EXACT_LUT, SWAPPED_LUT, RecordSink, all_in_order, batch_array_codes
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries

@@ -1,0 +1,58 @@
+"""A block of biallelic records' calls turned into model codes and QC counts, in place.
+
+Codes follow `aligner.py`: (records, samples, 2) int8 allele indices, 0 = model REF, 1 = model
+ALT, -1 = missing for both alleles of a call. Counts are per record: missing, half-missing,
+other allele (always 0 here: the records are biallelic), haploid.
+
+Both alleles of a call are handled as one int16 (the second allele the high byte), and numpy
+is given array operands (`records.constant`): with a scalar operand it is many times slower.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .records import constant, row_counts
+
+HAPLOID = 3  # the counts column of haploid calls
+
+
+def finish_pairs(
+    codes: np.ndarray, phased: np.ndarray, flip: np.ndarray, haploid: bool
+) -> np.ndarray:
+    """Turn biallelic records' allele indices (negative: missing, -2 the absent second allele of
+    a haploid call) into model codes in place, flipped where `flip` (swapped records); a
+    haploid call becomes homozygous and phased when `haploid`, any other call with a negative
+    allele missing. Returns the (records, 4) counts."""
+    counts = np.zeros((len(codes), 4), dtype=np.int64)
+    pair = codes.view(np.int16)[..., 0]
+    if haploid:
+        # the second allele -2 (0xFE) and the first not negative: masks 0xFF80, 0xFE00
+        calls = (pair & np.int16(-128)) == np.int16(-512)
+        counts[:, HAPLOID] = row_counts(calls)
+        if counts[:, HAPLOID].any():
+            codes[..., 1] = np.where(calls, codes[..., 0], codes[..., 1])
+            phased |= calls
+    for k in np.flatnonzero(flip):  # 0 <-> 1; negatives stay negative
+        np.bitwise_xor(codes[k], 1, out=codes[k])
+    np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
+    both = row_counts(pair == -1)
+    negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
+    negative = row_counts(negative_calls)
+    if (negative > both).any():  # half-missing calls
+        np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+    counts[:, 0], counts[:, 1] = both, negative - both
+    return counts
+
+
+def counts_to_pairs(alt_counts: np.ndarray, codes: np.ndarray) -> None:
+    """Unphased allele pairs of biallelic records from their ALT counts (0, 1, 2; negative
+    missing): 0/0, 0/1, 1/1 and negative, written into (records, samples, 2) int8 `codes`."""
+    wide = alt_counts.astype(np.int16)
+    one, eight, low = (constant(alt_counts.shape, v, "int16") for v in (1, 8, 0xFF))
+    pair = codes.view(np.int16)[..., 0]  # the second allele is the high byte
+    np.minimum(wide, one, out=pair)
+    np.left_shift(pair, eight, out=pair)
+    np.right_shift(wide, one, out=wide)
+    np.bitwise_and(wide, low, out=wide)
+    np.bitwise_or(pair, wide, out=pair)
