@@ -55,3 +55,18 @@ def test_counts_to_pairs_gives_unphased_pairs() -> None:
                 assert (pairs[r, s] < 0).all()
             else:
                 assert tuple(pairs[r, s]) == table[int(counts[r, s])]
+
+
+def test_without_half_calls_the_same_codes_and_counts() -> None:
+    """A source with no half-missing calls (PLINK) may skip that pass: same result."""
+    rng = np.random.default_rng(3)
+    codes = rng.choice(np.array([0, 1], dtype=np.int8), size=(6, 200, 2))
+    codes[rng.random((6, 200)) < 0.1] = -1
+    flip = np.array([True, False] * 3)
+    a, b = codes.copy(), codes.copy()
+    pa, pb = np.zeros((6, 200), bool), np.zeros((6, 200), bool)
+    counts_a = finish_pairs(a, pa, flip, False, half_calls=True)
+    counts_b = finish_pairs(b, pb, flip, False, half_calls=False)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(counts_a, counts_b)
+    assert counts_a[:, 0].sum() > 0

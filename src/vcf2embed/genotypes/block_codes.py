@@ -18,12 +18,17 @@ HAPLOID = 3  # the counts column of haploid calls
 
 
 def finish_pairs(
-    codes: np.ndarray, phased: np.ndarray, flip: np.ndarray, haploid: bool
+    codes: np.ndarray,
+    phased: np.ndarray,
+    flip: np.ndarray,
+    haploid: bool,
+    half_calls: bool = True,
 ) -> np.ndarray:
     """Turn biallelic records' allele indices (negative: missing, -2 the absent second allele of
     a haploid call) into model codes in place, flipped where `flip` (swapped records); a
     haploid call becomes homozygous and phased when `haploid`, any other call with a negative
-    allele missing. Returns the (records, 4) counts."""
+    allele missing (`half_calls` False: the source has none, so that pass is left out).
+    Returns the (records, 4) counts."""
     counts = np.zeros((len(codes), 4), dtype=np.int64)
     pair = codes.view(np.int16)[..., 0]
     if haploid:
@@ -36,12 +41,13 @@ def finish_pairs(
     for k in np.flatnonzero(flip):  # 0 <-> 1; negatives stay negative
         np.bitwise_xor(codes[k], 1, out=codes[k])
     np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
-    both = row_counts(pair == -1)
+    counts[:, 0] = row_counts(pair == -1)
+    if not half_calls:
+        return counts
     negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
-    negative = row_counts(negative_calls)
-    if (negative > both).any():  # half-missing calls
+    counts[:, 1] = row_counts(negative_calls) - counts[:, 0]
+    if counts[:, 1].any():  # half-missing calls
         np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
-    counts[:, 0], counts[:, 1] = both, negative - both
     return counts
 
 

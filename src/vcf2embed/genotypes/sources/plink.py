@@ -132,8 +132,10 @@ class _PlinkSource(Source):
         index = np.arange(start, stop, dtype=np.int64)
         pos = np.array([pos_of(i) for i in range(start, stop)], dtype=np.int64)
         alleles = [self._alleles(i) for i in range(start, stop)]
-        # pgenlib reads a haploid call as homozygous
-        return RegionVariants(contig, pos, alleles, index, self.n_samples, haploid=False)
+        # pgenlib reads a haploid call as homozygous, and PLINK 2 keeps no half-missing call
+        return RegionVariants(
+            contig, pos, alleles, index, self.n_samples, haploid=False, half_calls=False
+        )
 
     def _alleles(self, i: int) -> tuple[str, ...]:
         code = self.pvar.get_allele_code

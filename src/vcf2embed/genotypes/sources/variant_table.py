@@ -33,6 +33,7 @@ class RegionVariants:
     n_samples: int  # samples in the file
     quality: np.ndarray | None = None  # imputation quality, when the format carries one
     haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
+    half_calls: bool = True  # a call may miss one allele only (`./1`)
     read_rows: int | None = None  # variants a read should take at once (a storage chunk)
     read_cols: int | None = None  # samples of a storage chunk, when reads can take a slice
 
@@ -234,7 +235,7 @@ def _finish_block(
     if not identity:
         codes, phased = codes[:, sink.order], phased[:, sink.order]
     flip = np.array([int(item[3][0]) == 1 for item in block])  # swapped: 0 <-> 1
-    counts = finish_pairs(codes, phased, flip, region.haploid)
+    counts = finish_pairs(codes, phased, flip, region.haploid, region.half_calls)
     sink.store_counted([item[0] for item in block], codes, phased, counts)
 
 
