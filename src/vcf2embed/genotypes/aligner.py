@@ -23,9 +23,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..variants import VariantList
+from .block_codes import missing_calls
 from .qc import AlignmentQC
 from .quality import low_quality
-from .records import constant, format_label, row_counts
+from .records import format_label, row_counts
 from .tile import PRESENCE_SCALE
 
 _COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
@@ -256,13 +257,7 @@ class Aligner:
                 (codes == -1).view(np.uint16) == 0
             )
             other = row_counts(other_calls)
-        np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
-        pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
-        both = row_counts(pair == -1)
-        negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
-        negative = row_counts(negative_calls)
-        if (negative > both).any():  # half-missing calls, or ones holding another allele
-            np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+        both, negative = missing_calls(codes)  # half-missing calls, or ones with another allele
         self.call_counts[js] = np.stack([both, negative - both - other, other, haploid], axis=1)
         self._put_rows(js, codes, phased)
 

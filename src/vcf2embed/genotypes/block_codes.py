@@ -1,4 +1,5 @@
-"""A block of biallelic records' calls turned into model codes and QC counts, in place.
+"""A block of records' calls turned into model codes and QC counts, in place: the missing-call
+pass every reader's codes go through, and the whole conversion of biallelic records.
 
 Codes follow `aligner.py`: (records, samples, 2) int8 allele indices, 0 = model REF, 1 = model
 ALT, -1 = missing for both alleles of a call. Counts are per record: missing, half-missing,
@@ -40,15 +41,25 @@ def finish_pairs(
             phased |= calls
     for k in np.flatnonzero(flip):  # 0 <-> 1; negatives stay negative
         np.bitwise_xor(codes[k], 1, out=codes[k])
-    np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
-    counts[:, 0] = row_counts(pair == -1)
-    if not half_calls:
-        return counts
-    negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
-    counts[:, 1] = row_counts(negative_calls) - counts[:, 0]
-    if counts[:, 1].any():  # half-missing calls
-        np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+    both, negative = missing_calls(codes, half_calls)
+    counts[:, 0], counts[:, 1] = both, negative - both
     return counts
+
+
+def missing_calls(codes: np.ndarray, partly: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Make every call with a negative allele missing (-1 in both), in place; return per record
+    the calls missing in both alleles and those with any allele negative (`partly` False: the
+    caller knows no call is negative in one allele only, and that pass is left out)."""
+    np.maximum(codes, constant(codes.shape[1:], -1, "int8"), out=codes)
+    pair = codes.view(np.int16)[..., 0]  # both alleles of a call as one int16
+    both = row_counts(pair == -1)
+    if not partly:
+        return both, both
+    negative_calls = (pair & np.int16(-32640)) != 0  # 0x8080: either allele
+    negative = row_counts(negative_calls)
+    if (negative > both).any():
+        np.bitwise_or(pair, -negative_calls.astype(np.int16), out=pair)
+    return both, negative
 
 
 def counts_to_pairs(alt_counts: np.ndarray, codes: np.ndarray) -> None:
