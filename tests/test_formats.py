@@ -461,6 +461,27 @@ def test_missing_companion_and_truncated_file(converted, tmp_path: Path, example
         read_tile_genotypes(tmp_path / "y.pgen", last, load_model(last.model).variants)
 
 
+@pytest.mark.parametrize("fmt", ["bgen 1.2", "bgen 1.3"])
+def test_damaged_bgen_block_is_named(fmt: str, converted, tmp_path: Path, example: Path) -> None:
+    """A genotype block whose compressed bytes are damaged (zlib in 1.2, zstd in 1.3): one error
+    naming the file and the variant."""
+    from bgen import BgenReader
+
+    tile = read_tiles(example / "tiles.tsv")[0]
+    variants = load_model(tile.model).variants
+    with BgenReader(str(converted[fmt]), delay_parsing=False) as reader:
+        var = next(v for v in reader if tile.start <= v.pos <= tile.end)
+        start, end = var.fileoffset, var.next_variant_offset
+    data = bytearray(converted[fmt].read_bytes())
+    middle = end - (end - start) // 3  # inside the compressed genotype block
+    data[middle : middle + 16] = bytes(16)
+    damaged = tmp_path / "d.bgen"
+    damaged.write_bytes(bytes(data))
+    shutil.copyfile(converted[fmt].with_suffix(".sample"), tmp_path / "d.sample")
+    with pytest.raises(InputError, match=rf"d\.bgen: variant 22:{var.pos} cannot be decoded"):
+        read_tile_genotypes(damaged, tile, variants)
+
+
 def test_unreadable_zarr_array_is_named(converted, tmp_path: Path, example: Path) -> None:
     store = tmp_path / "broken.vcz"
     shutil.copytree(converted["vcz"], store)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import deflate
 import numpy as np
-import zstandard
 
 from ...errors import InputError
 from ..records import RecordSink, SourceHeader
@@ -181,7 +180,7 @@ class BgenSource(Source):
         record = self._file.read(var.next_variant_offset - var.fileoffset)
         try:
             return genotype_block(record, var.compression)
-        except (struct.error, deflate.DeflateError, zstandard.ZstdError) as exc:
+        except (struct.error, deflate.DeflateError, ValueError) as exc:
             raise InputError(
                 f"{self.path}: variant {var.chrom}:{var.pos} cannot be decoded ({exc}); the file "
                 "may be truncated or damaged"

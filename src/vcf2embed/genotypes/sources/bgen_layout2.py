@@ -41,8 +41,19 @@ def genotype_block(record: bytes, compression: str) -> bytes | None:
         return None
     (expected,) = struct.unpack_from("<I", data, 0)
     if compression == "zstd":  # BGEN 1.3
-        return _zstd().decompress(data[4:], max_output_size=expected)
+        return _unzstd(data[4:], expected)
     return deflate.zlib_decompress(data[4:], expected)
+
+
+def _unzstd(data: bytes, expected: int) -> bytes:
+    """A zstd stream decompressed (zstandard is imported only when a file needs it); a damaged
+    stream raises ValueError."""
+    import zstandard
+
+    try:
+        return _zstd().decompress(data, max_output_size=expected)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"zstd: {exc}") from None
 
 
 @lru_cache(maxsize=1)
