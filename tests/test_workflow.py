@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import snakemake_command, venv_env
+from helpers import snakemake_command, tile_rows, venv_env
 from oracle import encode_presence, encoder_forward, model_weights, oracle_alleles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +41,10 @@ def run(tmp_path_factory, example: Path) -> Path:
     return work
 
 
-def tiles(example: Path) -> list[list[str]]:
-    return [line.split("\t") for line in (example / "tiles.tsv").read_text().splitlines()[1:]]
-
-
 def test_every_latent_equals_independent_computation(run: Path, example: Path) -> None:
     import pyarrow.parquet as pq
 
-    for tile_id, chrom, _start, _end, model in tiles(example):
+    for tile_id, chrom, _start, _end, model in tile_rows(example):
         weights, activation, variants = model_weights(example / model)
         region = f"{chrom}:{min(v[0] for v in variants)}-{max(v[0] for v in variants)}"
         names, codes = oracle_alleles(example / "cohort.vcf.gz", region, variants)
@@ -68,7 +64,7 @@ def test_dataset_opens_in_pyarrow_polars_duckdb(run: Path, example: Path) -> Non
     root = run / "out" / "embeddings"
     dataset = ds.dataset(root, format="parquet", partitioning="hive")
     table = dataset.to_table()
-    n_tiles = len(tiles(example))
+    n_tiles = len(tile_rows(example))
     assert table.num_rows == 330 * n_tiles * 2
     assert set(table.column("layer").to_pylist()) == {"latent", "encoder.0"}
     latent = dataset.to_table(filter=ds.field("layer") == "latent").sort_by(
@@ -102,8 +98,8 @@ def test_dataset_opens_in_pyarrow_polars_duckdb(run: Path, example: Path) -> Non
 
 def test_outputs_qc_and_rerun_is_noop(run: Path, example: Path) -> None:
     summary = (run / "out" / "qc_summary.tsv").read_text().splitlines()
-    assert len(summary) == 1 + len(tiles(example))
-    assert all((run / "out" / "qc" / f"{t[0]}.json").exists() for t in tiles(example))
+    assert len(summary) == 1 + len(tile_rows(example))
+    assert all((run / "out" / "qc" / f"{t[0]}.json").exists() for t in tile_rows(example))
     proc = snakemake(run, "--configfile", "cfg.yaml", "--cores", "2", "-n")
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
 

@@ -6,6 +6,7 @@ import torch
 
 from .hooks import capture, named_modules
 from .models import LoadedModel
+from .text_table import text_table
 
 
 def layer_rows(model: LoadedModel) -> list[dict]:
@@ -41,13 +42,11 @@ def layer_table(model: LoadedModel) -> str:
         (r["name"], r["type"], r["output"], f"{r['params']:,}", "<- latent" if r["latent"] else "")
         for r in rows
     ]
-    widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = [
         f"model {model.path} ({model.format}, {model.encoding}, {len(model.variants)} variants, "
-        f"{model.n_inputs} inputs, sha256 {model.sha256[:12]})"
+        f"{model.n_inputs} inputs, sha256 {model.sha256[:12]})",
+        *text_table(header, body),
     ]
-    for row in [header, *body]:
-        lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
     total = sum(p.numel() for p in model.module.parameters())
     lines.append(f"total parameters: {total:,}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from .config_check import check_config
 from .defaults import schema
 from .errors import InputError, Vcf2EmbedError
 from .preflight import Preflight, check_run
+from .text_table import text_table
 from .tiles import read_tiles, unmodelled_regions
 
 SHOWN_TILES = 20  # tiles listed unless --all
@@ -46,7 +47,9 @@ def cmd_check(args: argparse.Namespace) -> None:
     if result.problems:
         print(f"\nproblems ({len(result.problems)}):")
         print(
-            "\n".join(table(["where", "problem"], [[p.where, p.problem] for p in result.problems]))
+            "\n".join(
+                text_table(["where", "problem"], [[p.where, p.problem] for p in result.problems])
+            )
         )
         raise InputError(f"{len(result.problems)} problem(s) found; see the table above")
 
@@ -85,13 +88,7 @@ def plan_lines(config: dict[str, Any], result: Preflight, unmodelled: int, show_
         ]
         for t in (result.tiles if show_all else result.tiles[:SHOWN_TILES])
     ]
-    lines += table(header, rows)
+    lines += text_table(header, rows)
     if not show_all and n > SHOWN_TILES:
         lines.append(f"... {n - SHOWN_TILES} more tiles (--all lists them)")
     return lines
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Rows as aligned text columns."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [header, *rows]]
