@@ -237,8 +237,8 @@ class Aligner:
         haploid: np.ndarray | None = None,
     ) -> None:
         """Store (records, samples, 2) codes (negative: missing, -2 another allele where
-        `may_have_other`; samples in output order). Call counts are kept per model variant, so a record that a
-        better one replaces later leaves no trace in the QC."""
+        `may_have_other`; samples in output order). Call counts are kept per model variant, so
+        a record that a better one replaces later leaves no trace in the QC."""
         if haploid is None:
             haploid = np.zeros(len(js), dtype=np.int64)
         if len(set(js)) != len(js):  # a later, better record replaces an earlier one

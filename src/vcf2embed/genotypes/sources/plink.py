@@ -202,10 +202,13 @@ class _PlinkSource(Source):
 def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
     """INFO R2 (else DR2, else INFO) of variants [start, stop) of a `.pvar` or `.pvar.zst` (NaN
     where a record has none); None for a `.bim` or a `.pvar` without an INFO column."""
-    import zstandard
-
     if not path.name.endswith((".pvar", ".pvar.zst")):
         return None
+    damaged: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError)
+    if path.suffix == ".zst":  # zstandard is imported only when a file needs it
+        import zstandard
+
+        damaged += (zstandard.ZstdError,)
     out = np.full(stop - start, np.nan)
     with _pvar_text(path) as fh:
         try:
@@ -219,7 +222,7 @@ def pvar_quality(path: Path, start: int, stop: int) -> np.ndarray | None:
                 fields = line.rstrip("\n").split("\t")
                 value = info_quality(fields[column]) if len(fields) > column else None
                 out[k] = np.nan if value is None else value
-        except (OSError, UnicodeDecodeError, zstandard.ZstdError) as exc:
+        except damaged as exc:
             raise InputError(f"{path}: cannot be read ({exc}); the file may be damaged") from None
     return out
 
