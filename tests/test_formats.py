@@ -329,8 +329,9 @@ def test_vcz_region_index_finds_the_same_variants_reading_fewer_rows(
     converted, example: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """A tile's variants found through vcf2zarr's `region_index` equal those found by reading
-    every row (a store without the index), for every tile and for regions before, between and
-    after the records; with the index, only the tile's chunks of `variant_position` are read."""
+    every row (a store without the index), for every tile, for empty regions before and after
+    the records and for one across a chunk boundary; with the index, only the region's chunks
+    of `variant_position` are read."""
     from vcf2embed.genotypes.sources.vcz import VczSource
 
     store = converted["vcz small chunks"]
