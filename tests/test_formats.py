@@ -492,3 +492,55 @@ def test_unreadable_zarr_array_is_named(converted, tmp_path: Path, example: Path
     tile = read_tiles(example / "tiles.tsv")[0]
     with pytest.raises(InputError, match="call_genotype"):
         read_tile_genotypes(store, tile, load_model(tile.model).variants)
+
+
+def test_iids_of_psam_and_fam_layouts(tmp_path: Path) -> None:
+    """IIDs by the header's column (after `##` lines), the second column of a `.fam`, and one
+    error naming the line that has no IID."""
+    from vcf2embed.genotypes.sources.plink import read_iids
+
+    cases = {
+        "a.psam": "##comment\n#FID\tIID\tSEX\nf1\ts1\t1\nf2\ts2\t2\n",
+        "b.psam": "#IID\tSEX\ns1\tNA\ns2\tNA",  # no final newline
+        "c.fam": "f1 s1 0 0 1 -9\nf2\ts2\t0\t0\t2\t-9\n\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        assert read_iids(tmp_path / name) == ["s1", "s2"], name
+    (tmp_path / "d.fam").write_text("f1 s1 0 0 1 -9\nf2\n")
+    with pytest.raises(InputError, match=r"d\.fam, line 2: expected an IID in column 2"):
+        read_iids(tmp_path / "d.fam")
+    (tmp_path / "e.psam").write_text("#FID\tSEX\nf1\t1\n")
+    with pytest.raises(InputError, match=r"e\.psam, line 1: the header has no IID"):
+        read_iids(tmp_path / "e.psam")
+
+
+@pytest.mark.parametrize("phased", [False, True])
+def test_bgen_8bit_calls_of_every_value_pair(phased: bool) -> None:
+    """Every pair of 8-bit values of a sample, called from the raw block, against the
+    probabilities thresholded as floats (the `bgen` package divides by 255)."""
+    import struct
+
+    from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN
+    from vcf2embed.genotypes.sources.bgen_layout2 import hard_calls
+
+    first, second = np.arange(1 << 16) & 0xFF, np.arange(1 << 16) >> 8
+    keep = np.ones(len(first), bool) if phased else first + second <= 255
+    first, second, n = first[keep], second[keep], int(keep.sum())
+    values = np.stack([first, second], axis=1).astype(np.uint8)
+    ploidy = np.full(n, 2, dtype=np.uint8)
+    ploidy[::97] |= 0x80  # the missing flag
+    block = struct.pack("<IHBB", n, 2, 2, 2) + ploidy.tobytes() + bytes([phased, 8])
+    pairs, flags = np.empty((n, 2), np.int8), np.empty(n, bool)
+    assert hard_calls(block + values.tobytes(), n, HARD_CALL_MIN, pairs, flags)
+    p = values / 255.0
+    if phased:  # each haplotype: P(allele 0), allele 1 the rest
+        hap = np.stack([p, 1 - p], axis=2)
+        expected = np.where(hap.max(axis=2) >= HARD_CALL_MIN, hap.argmax(axis=2), -1)
+    else:
+        g = np.column_stack([p, 1 - p.sum(axis=1)])
+        expected = np.array([(0, 0), (0, 1), (1, 1)])[g.argmax(axis=1)]
+        expected[g.max(axis=1) < HARD_CALL_MIN] = -1
+    expected[ploidy >= 0x80] = -1
+    np.testing.assert_array_equal(pairs, expected)
+    assert flags.all() == phased and (pairs == -1).any() and (pairs >= 0).any()

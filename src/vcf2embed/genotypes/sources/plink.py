@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
@@ -44,17 +45,20 @@ def companion(path: Path, *suffixes: str) -> Path:
 def read_iids(path: Path) -> list[str]:
     """IIDs of a `.psam` (header `#FID`/`#IID`, or none) or `.fam` (FID IID ...)."""
     text = path.read_text()
-    column, header_line = 1, 0
-    for lineno, line in enumerate(text.split("\n", 64)[:64], start=1):
-        if line.startswith("#") and not line.startswith("##"):
+    column, header_line, body = 1, 0, 0
+    while text.startswith("#", body):  # `##` comment lines, then the header
+        end = text.find("\n", body)
+        line, body = text[body : len(text) if end < 0 else end], len(text) if end < 0 else end + 1
+        header_line += 1
+        if not line.startswith("##"):
             names = [f.lstrip("#") for f in line.split()]
             if "IID" not in names:
-                raise InputError(f"{path}, line {lineno}: the header has no IID column")
-            column, header_line = names.index("IID"), lineno
+                raise InputError(f"{path}, line {header_line}: the header has no IID column")
+            column = names.index("IID")
             break
     # one regular expression over the whole file: a per-line split is several times slower
-    ids = re.findall(rf"^(?!#)(?:\S+[ \t]+){{{column}}}(\S+)", text, re.MULTILINE)
-    lines = text.count("\n") + (not text.endswith("\n")) - header_line
+    ids = _iid_pattern(column).findall(text, body)
+    lines = text.count("\n", body) + (not text.endswith("\n") and body < len(text))
     if len(ids) != lines:  # blank or short lines: find a short one
         for lineno, line in enumerate(text.split("\n"), start=1):
             if lineno > header_line and not line.startswith("#") and line.strip():
@@ -65,6 +69,12 @@ def read_iids(path: Path) -> list[str]:
     if not ids:
         raise InputError(f"{path} lists no samples")
     return ids
+
+
+@lru_cache(maxsize=4)
+def _iid_pattern(column: int) -> re.Pattern:
+    """The IID of each line: field `column` (0-based)."""
+    return re.compile(rf"^(?:\S+[ \t]+){{{column}}}(\S+)", re.MULTILINE)
 
 
 def _pgenlib():
