@@ -544,3 +544,24 @@ def test_bgen_8bit_calls_of_every_value_pair(phased: bool) -> None:
     expected[ploidy >= 0x80] = -1
     np.testing.assert_array_equal(pairs, expected)
     assert flags.all() == phased and (pairs == -1).any() and (pairs >= 0).any()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_helper_thread_gives_the_same_genotypes(
+    fmt: str, converted, example: Path, monkeypatch
+) -> None:
+    """Converting beside the reads (threads=2), in many small blocks and sample slabs, gives
+    the calls, phases and QC counts of the plain read, with all samples and with a subset."""
+    from vcf2embed.genotypes.sources import variant_table
+
+    for samples in (None, ["EUR0003", "AFR0001", "EAS0010"]):
+        for tile in read_tiles(example / "tiles.tsv"):
+            variants = load_model(tile.model).variants
+            plain = read_tile_genotypes(converted[fmt], tile, variants, samples)
+            with monkeypatch.context() as m:
+                m.setattr(variant_table, "CACHE_BLOCK_BYTES", 256)
+                m.setattr(variant_table, "SPAN_BYTES", 4096)
+                beside = read_tile_genotypes(converted[fmt], tile, variants, samples, threads=2)
+            np.testing.assert_array_equal(beside.alleles_vm, plain.alleles_vm)
+            np.testing.assert_array_equal(beside.phased_vm, plain.phased_vm)
+            assert beside.qc == plain.qc

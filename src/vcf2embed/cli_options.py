@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import commands
-from .defaults import default
+from .defaults import DEFAULT_THREADS, default
 
 
 def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +38,12 @@ def _genotypes_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--info-table", help="imputation scores (UK Biobank mfi, or TSV pos ref alt info)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="2 or more: PGEN/BED/BGEN/VCZ records are converted beside the reads",
     )
     _on_tile_error_argument(p)
     _lab_metadata_argument(p)

@@ -78,6 +78,7 @@ def _read_genotypes(args, tile, variants, samples, vcf):
         args.reader,
         args.min_info_r2,
         args.info_table,
+        args.threads,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+DEFAULT_THREADS = 1  # a genotypes job's threads when the workflow does not give it more
 
 
 @cache

@@ -38,5 +38,6 @@ def report_mem_mb(samples: int, widest_latent: int, attempt: int = 1) -> int:
 
 
 def genotypes_threads(samples: int, variants: int) -> int:
-    """Threads for a genotypes job: htslib decompresses beside the decoder on large tiles."""
+    """Threads for a genotypes job: on large tiles, htslib decompresses beside the VCF decoder,
+    and biobank-format records are converted beside their library's reads."""
     return 2 if samples * variants >= 5_000_000 else 1

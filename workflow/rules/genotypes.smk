@@ -34,5 +34,5 @@ rule genotypes:
         "vcf2embed genotypes --vcf '{params.vcf}' --tiles '{params.tiles}' --tile {wildcards.tile} --model '{params.model}'"
         " {params.samples} --genotype-field {params.field}"
         " --min-variant-match {params.min_match} --reader {params.reader}"
-        " --min-info-r2 {params.min_info} {params.info_table} --out '{output}' --on-tile-error {params.on_error} {params.lab} 2> '{log}'"
+        " --min-info-r2 {params.min_info} {params.info_table} --threads {threads} --out '{output}' --on-tile-error {params.on_error} {params.lab} 2> '{log}'"
         " || {{ tail -n 1 '{log}' >&2; exit 1; }}"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..defaults import DEFAULT_THREADS
 from ..errors import InputError
 from ..variants import VariantList
 from .block_codes import missing_calls
@@ -98,10 +99,12 @@ class Aligner:
         qc: AlignmentQC,
         path: Path,
         genotype_field: str,
+        threads: int = DEFAULT_THREADS,
     ) -> None:
         n_samples, n_var = len(order), len(variants)
         self.variants, self.order, self.qc, self.path = variants, order, qc, path
         self.genotype_field = genotype_field
+        self.threads = threads  # a source may convert on a helper thread beside its reads
         # variant-major while reading: each record fills a contiguous row; `finish` makes the
         # rows no record filled missing (-1) and unphased (filling all of them first would
         # cost a pass over the whole tile)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defaults import default
+from ..defaults import DEFAULT_THREADS, default
 from ..errors import AlignmentError, InputError
 from ..tiles import Tile
 from ..variants import VariantList, normalize_chrom
@@ -33,6 +33,7 @@ def read_tile_genotypes(
     reader: str = default("reader"),
     min_info_r2: float = default("min_info_r2"),
     info_table: str | Path | None = None,
+    threads: int = DEFAULT_THREADS,
 ) -> TileGenotypes:
     """Read `tile`'s records and align them to `variants`; raise if too few match.
 
@@ -42,6 +43,9 @@ def read_tile_genotypes(
     `reader`: `text` parses the raw GT text of bgzipped VCFs and `bcf` the binary records of
     BCF files with numpy (fast), `cyvcf2` reads any VCF/BCF through cyvcf2; `auto` picks the
     first that applies. All give equal results.
+
+    `threads` 2 or more: PGEN, BED, BGEN and VCZ records are converted on a helper thread while
+    the format's library reads the next ones (the genotypes rule gives large tiles 2).
     """
     if genotype_field not in GENOTYPE_FIELDS:
         raise InputError(
@@ -60,7 +64,7 @@ def read_tile_genotypes(
     contig = pick_contig(header.contigs, path, tile.chrom)
     region = f"{contig}:{int(variants.pos.min())}-{int(variants.pos.max())}"
     qc = AlignmentQC(n_model_variants=len(variants), n_samples=len(order))
-    aligner = Aligner(variants, order, qc, path, genotype_field)
+    aligner = Aligner(variants, order, qc, path, genotype_field, threads)
     if min_info_r2 > 0:
         aligner.quality = np.full(len(variants), np.nan)
     source.read_region(region, aligner, f"tile {tile.tile_id}: reading {region}")

@@ -52,6 +52,7 @@ class RecordSink(Protocol):
     genotype_field: str
     dosage: np.ndarray | None  # (variants, samples) when a dosage field is read, else None
     quality: np.ndarray | None  # per variant: the record's imputation quality, when wanted
+    threads: int  # threads the reading may use (2 and more: conversion beside the reads)
 
     def exact_alleles(self) -> dict[tuple[int, str, str], int]:
         """(pos, ref, alt) of each variant alone at its position -> its index."""

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..block_codes import finish_pairs
+from ..helper_thread import HelperThread
 from ..records import EXACT_LUT, SWAPPED_LUT, RecordSink, all_in_order, batch_array_codes
 
 CALL_BATCH_BYTES = 64 << 20  # calls read at once: bounds the temporaries
-CACHE_BLOCK_BYTES = 1 << 20  # codes converted at once: stays in the CPU's cache
+CACHE_BLOCK_BYTES = 2 << 20  # codes converted at once: stays in the CPU's cache
 SPAN_BYTES = 128 << 20  # a chunked store's rows read at once (calls and phased flags)
 
 
@@ -136,10 +137,11 @@ def _store_simple(
         _store_spans(run, sink, read_pairs, region)
     else:
         rows = block_rows(region.n_samples)
-        for block in _parts(run, rows):
-            into = sink.destination([item[0] for item in block]) if identity else None
-            codes, phased = read_pairs(_numbers(block), into)
-            _finish_block(block, sink, codes, phased, region, identity)
+        with HelperThread(sink.threads) as helper:
+            for block in _parts(run, rows):
+                into = sink.destination([item[0] for item in block]) if identity else None
+                codes, phased = read_pairs(_numbers(block), into)
+                helper.submit(_finish_block, block, sink, codes, phased, region, identity)
 
 
 def _store_spans(
@@ -187,9 +189,11 @@ def _store_by_columns(
     first = part[0][4]
     numbers = np.arange(first, part[-1][4] + 1)
     at = _numbers(part) - first
-    dense = len(at) == len(numbers)
     js = [item[0] for item in part]
-    into = sink.destination(js) if dense else None
+    into = sink.destination(js)
+    if into is not None and len(at) < len(numbers):
+        _store_slabs(part, sink, read_pairs, region, buffer, into)
+        return
     if into is not None:  # straight into the tile's rows
         read_pairs(numbers, into)
     else:
@@ -205,6 +209,48 @@ def _store_by_columns(
         block = part[start : start + rows]
         codes, phased = sink.rows([item[0] for item in block])
         _finish_block(block, sink, codes, phased, region, True)
+
+
+def _store_slabs(
+    part: list[Wanted],
+    sink: RecordSink,
+    read_pairs: PairReader,
+    region: RegionVariants,
+    buffer: tuple[np.ndarray, np.ndarray],
+    rows: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """A storage chunk's rows, with rows the sink does not take between them, into the sink's
+    consecutive `rows` a slab of samples at a time: each slab converted (on a helper thread
+    when the sink has threads) while the next one is decoded."""
+    first = part[0][4]
+    numbers = np.arange(first, part[-1][4] + 1)
+    at = (_numbers(part) - first).tolist()
+    js = [item[0] for item in part]
+    flip = np.array([int(item[3][0]) == 1 for item in part])
+    counts = np.zeros((len(part), 4), dtype=np.int64)
+    width = buffer[1].shape[1]
+    with HelperThread(sink.threads) as helper:
+        for start in range(0, region.n_samples, width):
+            cols = slice(start, min(region.n_samples, start + width))
+            full = cols.stop - cols.start == width
+            into = (buffer[0][: len(numbers)], buffer[1][: len(numbers)]) if full else None
+            codes, phased = read_pairs(numbers, into, cols)
+            sink.write_columns(js, cols, codes, phased, at)
+            helper.submit(_finish_slab, rows[0][:, cols], rows[1][:, cols], flip, region, counts)
+    sink.store_counted(js, rows[0], rows[1], counts)
+
+
+def _finish_slab(
+    codes: np.ndarray, phased: np.ndarray, flip: np.ndarray, region: RegionVariants, counts
+) -> None:
+    """Turn a slab of samples of consecutive rows into model codes, a cache block at a time,
+    adding each row's call counts to `counts`."""
+    step = block_rows(codes.shape[1])
+    for start in range(0, len(codes), step):
+        rows = slice(start, start + step)
+        counts[rows] += finish_pairs(
+            codes[rows], phased[rows], flip[rows], region.haploid, region.half_calls
+        )
 
 
 def _parts(run: list[Wanted], size: int) -> list[list[Wanted]]:
