@@ -565,3 +565,54 @@ def test_helper_thread_gives_the_same_genotypes(
             np.testing.assert_array_equal(beside.alleles_vm, plain.alleles_vm)
             np.testing.assert_array_equal(beside.phased_vm, plain.phased_vm)
             assert beside.qc == plain.qc
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_vcz_records_decoded_into_rows_with_others_between(
+    threads: int, tmp_path: Path, monkeypatch
+) -> None:
+    """Biallelic records decoded straight into the tile's rows while the rows between them go
+    to a multi-allelic record and to a variant no record supplies (which must end missing, not
+    hold the decoded calls of the record at its position): the VCF reader is the oracle."""
+    from vcf2embed.genotypes.sources import variant_table
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(3)
+    samples = [f"s{i}" for i in range(30)]
+    choices = ["0/0", "0/1", "1/1", "./.", "1|0", "0|1", "1/2", "2/2"]
+    records = [
+        f"22\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\tGT\t"
+        + "\t".join(rng.choice(choices[: 8 if "," in alt else 6]) for _ in samples)
+        for pos, ref, alt in [
+            (100, "A", "G"),
+            (110, "A", "G,T"),
+            (120, "A", "C"),  # the model's variant here is A>T: no record supplies it
+            (130, "C", "A"),  # swapped
+            (140, "G", "A"),
+        ]
+    ]
+    vcf = write_vcf(tmp_path / "g.vcf.gz", records, samples, "22", formats=("GT",))
+    store = tmp_path / "g.vcz"
+    vcf2zarr = Path(sys.executable).parent / "vcf2zarr"
+    subprocess.run(
+        [str(vcf2zarr), "convert", str(vcf), str(store), "-p", "1", "-w", "8"],
+        check=True,
+        capture_output=True,
+    )
+    variants = VariantList(
+        ("22",) * 5,
+        np.array([100, 110, 120, 130, 140]),
+        ("A", "A", "A", "A", "G"),
+        ("G", "T", "T", "C", "A"),
+        "t",
+    )
+    tile = Tile("t", "22", 1, 1000, None)
+    expected = read_tile_genotypes(vcf, tile, variants, min_variant_match=0.0)
+    monkeypatch.setattr(variant_table, "SPAN_BYTES", 64)  # one sample chunk at a time
+    got = read_tile_genotypes(store, tile, variants, min_variant_match=0.0, threads=threads)
+    np.testing.assert_array_equal(got.alleles_vm, expected.alleles_vm)
+    np.testing.assert_array_equal(got.phased_vm, expected.phased_vm)
+    assert got.qc == expected.qc
+    assert (got.alleles_vm[2] == -1).all() and got.qc.missing_variants == 1
+    assert got.qc.matched_swapped == 1 and got.qc.matched_multiallelic == 1

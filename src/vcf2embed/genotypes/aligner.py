@@ -217,6 +217,23 @@ class Aligner:
             return None
         return self.alleles_vm[first : first + len(js)], self.phased_vm[first : first + len(js)]
 
+    def span_rows(self, js: list[int], at: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows js[0] .. js[0] + at[-1] when each variant js[k] is row js[0] + at[k] and none of
+        them is stored yet, for a source to write a run of records into (the rows between, which
+        other records or `finish` fill later, included); else None."""
+        first, end = js[0], js[0] + at[-1] + 1
+        if end > len(self.stored) or any(j - first != k for j, k in zip(js, at)):
+            return None
+        if self.stored[first:end].any():
+            return None
+        return self.alleles_vm[first:end], self.phased_vm[first:end]
+
+    def store_in_place(self, js: list[int], counts: np.ndarray) -> None:
+        """Take the model codes a source wrote into the rows of variants `js` (`span_rows`),
+        with their (records, 4) call counts."""
+        self.call_counts[js] = counts
+        self.stored[js] = True
+
     def write_columns(
         self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray, at: list[int]
     ) -> None:

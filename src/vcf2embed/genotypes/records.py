@@ -74,6 +74,13 @@ class RecordSink(Protocol):
     def destination(self, js: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
         """Writable (codes, phased) rows of consecutive variants `js`, else None."""
 
+    def span_rows(self, js: list[int], at: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Writable (codes, phased) rows js[0] .. js[0] + at[-1] when variant js[k] is row
+        js[0] + at[k] and none is stored yet, else None."""
+
+    def store_in_place(self, js: list[int], counts: np.ndarray) -> None:
+        """Take the model codes written into the rows of variants `js` through `span_rows`."""
+
     def write_columns(
         self, js: list[int], cols: slice, codes: np.ndarray, phased: np.ndarray, at: list[int]
     ) -> None:

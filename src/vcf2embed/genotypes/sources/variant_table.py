@@ -183,32 +183,60 @@ def _store_by_columns(
     region: RegionVariants,
     buffer: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """One storage chunk's rows decoded into the sink's rows: straight there when they are
-    consecutive, else a sample chunk at a time (memory: one chunk, not a span of every sample);
-    then converted a cache block at a time."""
+    """One storage chunk's rows decoded into the sink's rows: straight there when the records
+    lie in the sink's rows as in the file, else a sample chunk at a time through `buffer`
+    (memory: one chunk, not a span of every sample); then converted a cache block at a time."""
     first = part[0][4]
     numbers = np.arange(first, part[-1][4] + 1)
     at = _numbers(part) - first
     js = [item[0] for item in part]
-    into = sink.destination(js)
-    if into is not None and len(at) < len(numbers):
-        _store_slabs(part, sink, read_pairs, region, buffer, into)
+    span = sink.span_rows(js, at.tolist())
+    if span is not None:
+        _decode_span(part, sink, read_pairs, region, span)
         return
-    if into is not None:  # straight into the tile's rows
-        read_pairs(numbers, into)
-    else:
-        width = buffer[1].shape[1]
-        for start in range(0, region.n_samples, width):
-            cols = slice(start, min(region.n_samples, start + width))
-            full = cols.stop - cols.start == width
-            into = (buffer[0][: len(numbers)], buffer[1][: len(numbers)]) if full else None
-            codes, phased = read_pairs(numbers, into, cols)
-            sink.write_columns(js, cols, codes, phased, at.tolist())
-    rows = block_rows(region.n_samples)
-    for start in range(0, len(part), rows):
-        block = part[start : start + rows]
+    rows = sink.destination(js)
+    if rows is not None:
+        _store_slabs(part, sink, read_pairs, region, buffer, rows)
+        return
+    width = buffer[1].shape[1]
+    for start in range(0, region.n_samples, width):
+        cols = slice(start, min(region.n_samples, start + width))
+        full = cols.stop - cols.start == width
+        into = (buffer[0][: len(numbers)], buffer[1][: len(numbers)]) if full else None
+        codes, phased = read_pairs(numbers, into, cols)
+        sink.write_columns(js, cols, codes, phased, at.tolist())
+    step = block_rows(region.n_samples)
+    for start in range(0, len(part), step):
+        block = part[start : start + step]
         codes, phased = sink.rows([item[0] for item in block])
         _finish_block(block, sink, codes, phased, region, True)
+
+
+def _decode_span(
+    part: list[Wanted],
+    sink: RecordSink,
+    read_pairs: PairReader,
+    region: RegionVariants,
+    span: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """A storage chunk's rows decoded straight into the sink's `span` of rows (where the part's
+    records lie as they lie in the file), a slab of samples at a time, each converted (on a
+    helper thread when the sink has threads) while the next is decoded; the rows between the
+    part's records are converted too, and left for other records or the sink's `finish`."""
+    first = part[0][4]
+    numbers = np.arange(first, part[-1][4] + 1)
+    at = _numbers(part) - first
+    flip = np.zeros(len(numbers), dtype=bool)
+    flip[at] = [int(item[3][0]) == 1 for item in part]
+    counts = np.zeros((len(numbers), 4), dtype=np.int64)
+    codes, phased = span
+    width = _slab_width(region)
+    with HelperThread(sink.threads) as helper:
+        for start in range(0, region.n_samples, width):
+            cols = slice(start, min(region.n_samples, start + width))
+            read_pairs(numbers, (codes[:, cols], phased[:, cols]), cols)
+            helper.submit(_finish_slab, codes[:, cols], phased[:, cols], flip, region, counts)
+    sink.store_in_place([item[0] for item in part], counts[at])
 
 
 def _store_slabs(
