@@ -66,7 +66,7 @@ def counts_to_pairs(alt_counts: np.ndarray, codes: np.ndarray) -> None:
     """Unphased allele pairs of biallelic records from their ALT counts (0, 1, 2; negative
     missing): 0/0, 0/1, 1/1 and negative, written into (records, samples, 2) int8 `codes`."""
     wide = alt_counts.astype(np.int16)
-    one, eight, low = (constant(alt_counts.shape, v, "int16") for v in (1, 8, 0xFF))
+    one, eight, low = (constant(alt_counts.shape[1:], v, "int16") for v in (1, 8, 0xFF))
     pair = codes.view(np.int16)[..., 0]  # the second allele is the high byte
     np.minimum(wide, one, out=pair)
     np.left_shift(pair, eight, out=pair)

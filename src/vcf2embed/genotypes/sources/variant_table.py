@@ -65,8 +65,10 @@ def put_region(
     # with the records it replaced left out, the two paths can take their records apart
     last = {item[0]: k for k, item in enumerate(wanted)}
     wanted = [item for k, item in enumerate(wanted) if last[item[0]] == k]
-    simple = [item for item in wanted if read_pairs is not None and _simple(item[3])]
-    other = [item for item in wanted if read_pairs is None or not _simple(item[3])]
+    simple: list[Wanted] = []
+    other: list[Wanted] = []
+    for item in wanted:
+        (simple if read_pairs is not None and _simple(item[3]) else other).append(item)
     if simple:
         _store_simple(simple, sink, read_pairs, region)
     step = max(1, CALL_BATCH_BYTES // (8 * max(1, len(sink.order))))
@@ -138,7 +140,7 @@ def _store_simple(
     else:
         rows = block_rows(region.n_samples)
         with HelperThread(sink.threads) as helper:
-            for block in _parts(run, rows):
+            for block in _parts(run, rows, consecutive=identity):
                 into = sink.destination([item[0] for item in block]) if identity else None
                 codes, phased = read_pairs(_numbers(block), into)
                 helper.submit(_finish_block, block, sink, codes, phased, region, identity)
@@ -281,12 +283,19 @@ def _finish_slab(
         )
 
 
-def _parts(run: list[Wanted], size: int) -> list[list[Wanted]]:
-    """`run` cut where a storage chunk of `size` variants ends, and at most `size` long."""
+def _parts(run: list[Wanted], size: int, consecutive: bool = False) -> list[list[Wanted]]:
+    """`run` cut where a storage chunk of `size` variants ends, and at most `size` long (and,
+    when `consecutive`, where the sink's rows of its variants are not consecutive)."""
     parts: list[list[Wanted]] = []
     for item in run:
-        if parts and len(parts[-1]) < size and parts[-1][0][4] // size == item[4] // size:
-            parts[-1].append(item)
+        last = parts[-1] if parts else None
+        if (
+            last
+            and len(last) < size
+            and last[0][4] // size == item[4] // size
+            and (not consecutive or item[0] == last[-1][0] + 1)
+        ):
+            last.append(item)
         else:
             parts.append([item])
     return parts
