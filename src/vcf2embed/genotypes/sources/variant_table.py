@@ -4,7 +4,9 @@
 A source lists the region's variants (position, alleles, number in the file) as a
 `RegionVariants` and reads the calls of any of them in cyvcf2's layout ((samples, 3) int16:
 allele indices, -1 missing, -2 absent, phased flag), all samples in file order; this module asks
-the sink which records it wants and hands it their calls a batch at a time.
+the sink which records it wants and hands it their calls a batch at a time. Biallelic records
+are read straight into the sink's rows where they can be, and converted to model codes on a
+helper thread (`helper_thread`) while the next block is read, when the sink has 2 threads.
 """
 
 from __future__ import annotations
