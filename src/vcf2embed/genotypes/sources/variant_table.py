@@ -235,7 +235,7 @@ def _decode_span(
     counts = np.zeros((len(numbers), 4), dtype=np.int64)
     codes, phased = span
     width = _slab_width(region)
-    with HelperThread(sink.threads) as helper:
+    with HelperThread(_slab_threads(sink, region, width)) as helper:
         for start in range(0, region.n_samples, width):
             cols = slice(start, min(region.n_samples, start + width))
             read_pairs(numbers, (codes[:, cols], phased[:, cols]), cols)
@@ -261,7 +261,7 @@ def _store_slabs(
     flip = np.array([int(item[3][0]) == 1 for item in part])
     counts = np.zeros((len(part), 4), dtype=np.int64)
     width = buffer[1].shape[1]
-    with HelperThread(sink.threads) as helper:
+    with HelperThread(_slab_threads(sink, region, width)) as helper:
         for start in range(0, region.n_samples, width):
             cols = slice(start, min(region.n_samples, start + width))
             full = cols.stop - cols.start == width
@@ -270,6 +270,11 @@ def _store_slabs(
             sink.write_columns(js, cols, codes, phased, at)
             helper.submit(_finish_slab, rows[0][:, cols], rows[1][:, cols], flip, region, counts)
     sink.store_counted(js, rows[0], rows[1], counts)
+
+
+def _slab_threads(sink: RecordSink, region: RegionVariants, width: int) -> int:
+    """The sink's threads, or 1 when the samples fit one slab (nothing to convert beside)."""
+    return sink.threads if region.n_samples > width else 1
 
 
 def _finish_slab(
