@@ -78,7 +78,7 @@ def _broken_inputs(tmp_path: Path, example: Path) -> dict[str, str]:
     (tmp_path / "tiles.tsv").write_text("\n".join(lines) + "\n")
     return {
         "tile01.vcf.gz": "has no index",
-        "tile02": "contig 22 (with or without 'chr') is not in",
+        "tile02": "contig 22 (with or without 'chr' or a leading zero) is not in",
         "tile03": "m03",
         "tile04": "different genome build",
     }

@@ -51,7 +51,7 @@ FAILURES = [
         "tile whose end is before its start",
         "end must not be before start",
     ),
-    ("tiles_unknown_contig", "tile on a contig the VCF lacks", "is not in the VCF"),
+    ("tiles_unknown_contig", "tile on a contig the VCF lacks", "is not in the genotype file"),
     ("tiles_missing_model", "tile whose model path does not exist", "does not exist"),
     ("weights_misfit", "model weights that do not fit its variant list", "inputs but"),
     ("pickle_payload", "a .pth whose unpickling would run code", "refused to load"),

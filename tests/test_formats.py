@@ -616,3 +616,42 @@ def test_vcz_records_decoded_into_rows_with_others_between(
     assert got.qc == expected.qc
     assert (got.alleles_vm[2] == -1).all() and got.qc.missing_variants == 1
     assert got.qc.matched_swapped == 1 and got.qc.matched_multiallelic == 1
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_bgen_with_zero_padded_chromosomes_as_uk_biobank_writes_them(
+    indexed: bool, tmp_path: Path
+) -> None:
+    """A BGEN whose chromosome 1 is `01` (UK Biobank's files and their `.bgi`), written by the
+    `bgen` package (which indexes it) with 8-bit unphased probabilities and a `.sample` file,
+    read for a tile on `1` and on `chr1`, with and without its `.bgi`; the calls are those its
+    probabilities give (the package reads them)."""
+    from bgen import BgenReader
+    from bgen.writer import BgenWriter
+
+    from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(5)
+    n, pos = 40, [1000, 2000, 3000]
+    path = tmp_path / "ukb_c1.bgen"
+    with BgenWriter(path, n, compression="zlib") as writer:
+        for p in pos:
+            probs = rng.dirichlet([0.3, 0.3, 0.3], size=n)
+            probs[: n // 2] = np.eye(3)[rng.integers(0, 3, n // 2)]  # sure calls
+            writer.add_variant(f"v{p}", f"rs{p}", "01", p, ["A", "G"], probs, bit_depth=8)
+    if not indexed:
+        Path(f"{path}.bgi").unlink()
+    (tmp_path / "ukb_c1.sample").write_text(
+        "ID_1 ID_2 missing\n0 0 0\n" + "".join(f"f{i} s{i} 0\n" for i in range(n))
+    )
+    variants = VariantList(("1",) * 3, np.array(pos), ("A",) * 3, ("G",) * 3, "t")
+    with BgenReader(str(path), delay_parsing=True) as oracle:
+        p = np.stack([np.asarray(var.probabilities) for var in oracle])
+    expected = np.array([(0, 0), (0, 1), (1, 1)])[p.argmax(axis=2)]
+    expected[p.max(axis=2) < HARD_CALL_MIN] = -1
+    for chrom in ("1", "chr1"):
+        g = read_tile_genotypes(path, Tile("t", chrom, 1, 5000, None), variants)
+        assert g.samples == [f"s{i}" for i in range(n)] and g.qc.matched == 3
+        np.testing.assert_array_equal(g.alleles_vm, expected)

@@ -15,6 +15,7 @@ from vcf2embed.genotypes import (
     classify,
     is_strand_ambiguous,
     load_genotypes,
+    pick_contig,
     read_samples_file,
     resolve_vcf_path,
     save_genotypes,
@@ -260,6 +261,16 @@ def test_vcf_patterns(tmp_path: Path) -> None:
     assert resolve_vcf_path(str(tmp_path / "{tile}.vcf.gz"), t) == tmp_path / "t1.vcf.gz"
     with pytest.raises(InputError, match="tried"):
         resolve_vcf_path(str(tmp_path / "x{chrom}.vcf.gz"), t)
+    # chromosome 1 written `01` (UK Biobank's BGEN files), or files named `c1` for tiles on `01`
+    (tmp_path / "ukb_c02.bgen").write_text("")
+    (tmp_path / "ukb_c3.bgen").write_text("")
+    padded = str(tmp_path / "ukb_c{chrom}.bgen")
+    assert resolve_vcf_path(padded, tile("chr2")) == tmp_path / "ukb_c02.bgen"
+    assert resolve_vcf_path(padded, tile("03")) == tmp_path / "ukb_c3.bgen"
+    assert pick_contig(["01", "02"], tmp_path, "chr1") == "01"
+    assert pick_contig(["chr10", "1"], tmp_path, "01") == "1"
+    with pytest.raises(InputError, match="contig 10 .* leading zero"):
+        pick_contig(["01"], tmp_path, "10")
 
 
 def test_readers_agree_on_gt_only_file(tmp_path: Path, corpus: Path) -> None:

@@ -15,6 +15,18 @@ def normalize_chrom(chrom: str) -> str:
     return chrom[3:] if chrom.lower().startswith("chr") else chrom
 
 
+def chrom_forms(chrom: str) -> list[str]:
+    """The names a file may give chromosome `chrom`, as given first: without and with a `chr`
+    prefix and, for a number, without and with a leading zero (UK Biobank's BGEN and `.bgi`
+    files name chromosome 1 `01`)."""
+    bare = normalize_chrom(chrom)
+    forms = [chrom, bare, "chr" + bare]
+    if bare.isdigit():
+        number = bare.lstrip("0") or "0"
+        forms += [number, "chr" + number, number.zfill(2)]
+    return list(dict.fromkeys(forms))
+
+
 @dataclass(frozen=True)
 class VariantList:
     """Variants in model input order; `ref`/`alt` are None for positions-only lists."""

@@ -6,14 +6,13 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..tiles import Tile
-from ..variants import normalize_chrom
+from ..variants import chrom_forms
 
 
 def resolve_vcf_path(pattern: str, tile: Tile) -> Path:
     """Fill `{chrom}` or `{tile}` in a genotype path pattern for `tile`."""
-    chrom_forms = [tile.chrom, normalize_chrom(tile.chrom), "chr" + normalize_chrom(tile.chrom)]
     if "{chrom}" in pattern:
-        candidates = [pattern.replace("{chrom}", c) for c in dict.fromkeys(chrom_forms)]
+        candidates = [pattern.replace("{chrom}", c) for c in chrom_forms(tile.chrom)]
         for cand in candidates:
             if Path(cand).exists():
                 return Path(cand.replace("{tile}", tile.tile_id))
@@ -79,11 +78,12 @@ def check_bgzf(path: Path) -> None:
 
 
 def pick_contig(names: list[str], path: Path, chrom: str) -> str:
-    """Return the file's name for `chrom`, with or without a `chr` prefix."""
-    for cand in (chrom, normalize_chrom(chrom), "chr" + normalize_chrom(chrom)):
+    """Return the file's name for `chrom`, with or without a `chr` prefix or a leading zero."""
+    for cand in chrom_forms(chrom):
         if cand in names:
             return cand
     raise InputError(
-        f"{path}: contig {chrom} (with or without 'chr') is not in the VCF; it has "
+        f"{path}: contig {chrom} (with or without 'chr' or a leading zero) is not in the "
+        "genotype file; it has "
         f"{', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
     )
