@@ -3,11 +3,11 @@
     python benchmarks/formats.py [--samples 20000]
 
 Converts the simulated GT-only cohort (`benchmarks/imputed.py`) once with plink2 (PGEN, BED,
-BGEN 1.2 8-bit) and vcf2zarr (VCZ), then times, alternating over eleven rounds and keeping each
-one's best: the library's floor (pgenlib `read_alleles_and_phasepresent_range` over the region,
-the `bgen` package's probabilities of every variant, zarr's `call_genotype` slice) and
-`read_tile_genotypes` on the same file and region, with 1 and with 2 threads (in process, so
-start-up is not counted).
+BGEN 1.2 8-bit phased, and unphased as UK Biobank ships it) and vcf2zarr (VCZ), then times,
+alternating over eleven rounds and keeping each one's best: the library's floor (pgenlib
+`read_alleles_and_phasepresent_range` over the region, the `bgen` package's probabilities of
+every variant, zarr's `call_genotype` slice) and `read_tile_genotypes` on the same file and
+region, with 1 and with 2 threads (in process, so start-up is not counted).
 Prints genotypes per second and the ratio; writes the table into benchmarks/RESULTS.md.
 """
 
@@ -43,6 +43,7 @@ def convert(folder: Path) -> dict[str, Path]:
         "pgen": out / "c.pgen",
         "bed": out / "b.bed",
         "bgen": out / "g.bgen",
+        "bgen unphased": out / "u.bgen",
         "vcz": out / "c.vcz",
     }
     if not files["pgen"].exists():
@@ -75,6 +76,14 @@ def convert(folder: Path) -> dict[str, Path]:
                 "--out",
                 str(out / "g"),
             ],
+            check=True,
+        )
+    if not files["bgen unphased"].exists():  # as UK Biobank ships its imputed data
+        plink = ["plink2", "--silent", "--threads", "2", "--pfile", str(out / "c")]
+        subprocess.run([*plink, "--make-pgen", "erase-phase", "--out", str(out / "u")], check=True)
+        subprocess.run(
+            [*plink[:-2], "--pfile", str(out / "u"), "--export", "bgen-1.2", "bits=8"]
+            + ["--out", str(out / "u")],
             check=True,
         )
     if not files["vcz"].exists():
@@ -119,6 +128,7 @@ FLOORS = {
     "pgen": ("pgenlib read_alleles_and_phasepresent_range", floor_pgen),
     "bed": ("pgenlib read_alleles_and_phasepresent_range", floor_pgen),
     "bgen": ("bgen probabilities of every variant", floor_bgen),
+    "bgen unphased": ("bgen probabilities of every variant", floor_bgen),
     "vcz": ("zarr call_genotype + phased slice", floor_vcz),
 }
 
