@@ -655,3 +655,38 @@ def test_bgen_with_zero_padded_chromosomes_as_uk_biobank_writes_them(
         g = read_tile_genotypes(path, Tile("t", chrom, 1, 5000, None), variants)
         assert g.samples == [f"s{i}" for i in range(n)] and g.qc.matched == 3
         np.testing.assert_array_equal(g.alleles_vm, expected)
+
+
+def test_bgen_haploid_samples_between_diploid_blocks(tmp_path: Path) -> None:
+    """A variant with haploid samples (read through the package's probabilities) between
+    diploid ones (read from the raw blocks): its haploid calls are homozygous and counted, as
+    the probabilities give them."""
+    from bgen import BgenReader
+    from bgen.writer import BgenWriter
+
+    from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN
+    from vcf2embed.tiles import Tile
+    from vcf2embed.variants import VariantList
+
+    rng = np.random.default_rng(6)
+    n, pos, haploid = 30, [100, 200, 300], np.arange(30) < 10
+    path = tmp_path / "x.bgen"
+    with BgenWriter(path, n, samples=[f"s{i}" for i in range(n)], compression="zlib") as writer:
+        for p in pos:
+            probs = np.eye(3)[rng.integers(0, 3, n)]
+            probs[n - 3 :] = 1 / 3  # uncertain: missing
+            ploidy = np.where(haploid, 1, 2) if p == 200 else 2
+            if p == 200:
+                probs[haploid] = np.column_stack([np.eye(2)[rng.integers(0, 2, 10)], [np.nan] * 10])
+            writer.add_variant(f"v{p}", f"rs{p}", "22", p, ["A", "G"], probs, ploidy=ploidy)
+    variants = VariantList(("22",) * 3, np.array(pos), ("A",) * 3, ("G",) * 3, "t")
+    g = read_tile_genotypes(path, Tile("t", "22", 1, 1000, None), variants)
+    with BgenReader(str(path), delay_parsing=True) as oracle:
+        for k, var in enumerate(oracle):
+            p = np.nan_to_num(np.asarray(var.probabilities, dtype=np.float64), nan=-1)
+            expected = np.array([(0, 0), (0, 1), (1, 1)])[p[:, :3].argmax(axis=1)]
+            if k == 1:
+                expected[haploid] = np.repeat(p[haploid, :2].argmax(axis=1)[:, None], 2, axis=1)
+            expected[p.max(axis=1) < HARD_CALL_MIN] = -1
+            np.testing.assert_array_equal(g.alleles_vm[k], expected)
+    assert g.qc.calls_haploid == 10 and g.phased_vm[1, haploid].all()

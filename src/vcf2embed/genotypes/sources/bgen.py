@@ -102,13 +102,18 @@ class BgenSource(Source):
                 self.variants = [self.bgen[int(i)] for i in rows]
         except (OSError, ValueError, RuntimeError, IndexError) as exc:
             raise InputError(f"{self.path}: cannot read {region} ({exc})") from None
-        return RegionVariants(
+        # raw diploid blocks give neither haploid calls nor, unphased, half calls: the passes
+        # that look for them are turned on by the first block that may hold them
+        self.region = RegionVariants(
             contig,
             np.array([v.pos for v in self.variants], dtype=np.int64),
             [tuple(v.alleles) for v in self.variants],
             np.arange(len(self.variants)),
             len(self.header.samples),
+            haploid=False,
+            half_calls=False,
         )
+        return self.region
 
     def _probabilities(self, k: int) -> np.ndarray:
         var = self.variants[k]
@@ -163,9 +168,13 @@ class BgenSource(Source):
         pairs, phased = into or (np.empty((k, n, 2), np.int8), np.empty((k, n), dtype=bool))
         for row, number in enumerate(numbers.tolist()):
             block = self._raw_block(number)
-            if block is None or not hard_calls(block, n, HARD_CALL_MIN, pairs[row], phased[row]):
-                calls = self._calls(self.variants[number], self._probabilities(number))
-                pairs[row], phased[row] = calls[:, :2], calls[:, 2]
+            if block is not None and hard_calls(block, n, HARD_CALL_MIN, pairs[row], phased[row]):
+                if block[8 + n]:  # phased: one haplotype's allele may be called alone
+                    self.region.half_calls = True
+                continue
+            calls = self._calls(self.variants[number], self._probabilities(number))
+            pairs[row], phased[row] = calls[:, :2], calls[:, 2]
+            self.region.haploid = self.region.half_calls = True
         return pairs, phased
 
     def _raw_block(self, number: int) -> bytes | None:

@@ -35,8 +35,10 @@ class RegionVariants:
     index: np.ndarray  # each variant's number in the file
     n_samples: int  # samples in the file
     quality: np.ndarray | None = None  # imputation quality, when the format carries one
-    haploid: bool = True  # calls may hold -2, the absent second allele of a haploid call
-    half_calls: bool = True  # a call may miss one allele only (`./1`)
+    # calls may hold -2, the absent second allele of a haploid call; and a call may miss one
+    # allele only (`./1`). A source may turn either on as it reads, before it hands such calls over
+    haploid: bool = True
+    half_calls: bool = True
     read_rows: int | None = None  # variants a read should take at once (a storage chunk)
     read_cols: int | None = None  # samples of a storage chunk, when reads can take a slice
 
