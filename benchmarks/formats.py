@@ -7,8 +7,10 @@ BGEN 1.2 8-bit phased, and unphased as UK Biobank ships it) and vcf2zarr (VCZ), 
 alternating over eleven rounds and keeping each one's best: the library's floor (pgenlib
 `read_alleles_and_phasepresent_range` over the region, the `bgen` package's probabilities of
 every variant, zarr's `call_genotype` slice) and `read_tile_genotypes` on the same file and
-region, with 1 and with 2 threads (in process, so start-up is not counted). The floors write
-into arrays allocated once (`held`); the readers allocate theirs in every round.
+region, with 1 and with 2 threads (in process, so start-up is not counted). Each floor
+allocates its output in every round, as the readers do; `--held-floors` gives the floors arrays
+allocated once instead (the library's decoding alone: pgenlib's int32 alleles are 9 bytes a
+call to first-write, the readers' codes 3).
 Prints genotypes per second and the ratio; writes the table into benchmarks/RESULTS.md.
 """
 
@@ -97,12 +99,15 @@ def convert(folder: Path) -> dict[str, Path]:
 
 
 _HELD: dict[tuple, np.ndarray] = {}
+HOLD = False  # --held-floors: the floors write into arrays allocated once
 
 
-def held(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An output array for a floor, allocated and written once, outside the timed rounds: on
-    this virtual machine a fresh 1.3 GB array's first writes made single rounds up to 10x
-    slower. (The readers allocate their tile arrays in every round.)"""
+def output(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A floor's output array: a fresh one, as a user of the library allocates it for each
+    read (and as the readers allocate their tile arrays); with --held-floors, one allocated
+    and written once, outside the timed rounds, which leaves the library's decoding alone."""
+    if not HOLD:
+        return np.empty(shape, dtype=dtype)
     key = (shape, np.dtype(dtype).str)
     if key not in _HELD:
         _HELD[key] = np.ones(shape, dtype=dtype)
@@ -117,7 +122,7 @@ def floor_pgen(path: Path, n: int, n_var: int) -> None:
     )
     reader = pgenlib.PgenReader(bytes(path), raw_sample_ct=n, pvar=pvar)
     n_var = reader.get_variant_ct()  # the biallelic records plink2 kept
-    alleles, phased = held((n_var, 2 * n), np.int32), held((n_var, n), np.uint8)
+    alleles, phased = output((n_var, 2 * n), np.int32), output((n_var, n), np.uint8)
     reader.read_alleles_and_phasepresent_range(0, n_var, alleles, phased)
 
 
@@ -137,7 +142,7 @@ def floor_vcz(path: Path, n: int, n_var: int) -> None:
     root = zarr.open_group(str(path), mode="r")
     for name in ("call_genotype", "call_genotype_phased"):
         array = root[name]
-        out = held((n_var, *array.shape[1:]), array.dtype)
+        out = output((n_var, *array.shape[1:]), array.dtype)
         array.get_basic_selection(slice(0, n_var), out=_out_buffer(out))
 
 
@@ -215,15 +220,18 @@ def measure(n: int) -> list[str]:
 
 
 def write_results(lines: list[str], samples: int) -> None:
-    title = f"Biobank formats, {samples:,} samples"
+    title = f"Biobank formats, {samples:,} samples" + (", floors into held arrays" if HOLD else "")
     write_section(title, "formats.py", lines, "this machine (2 cores, 24 GB)")
 
 
 def main() -> None:
+    global HOLD
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--held-floors", action="store_true", help="floors into arrays made once")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
+    HOLD = args.held_floors
     lines = measure(args.samples)
     if not args.no_results:
         write_results(lines, args.samples)
