@@ -515,25 +515,45 @@ def test_iids_of_psam_and_fam_layouts(tmp_path: Path) -> None:
         read_iids(tmp_path / "e.psam")
 
 
+def bgen_value_pairs(bits: int) -> np.ndarray:
+    """(pairs, 2) stored values: every pair of 8-bit values; for 16 bits, every pair of values
+    at and around both thresholds, the ends and the middle."""
+    from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN
+    from vcf2embed.genotypes.sources.bgen_layout2 import call_threshold
+
+    top = (1 << bits) - 1
+    if bits == 8:
+        values = np.arange(top + 1)
+    else:
+        t = call_threshold(bits, HARD_CALL_MIN)
+        edges = [0, t, top - t, top // 2, top]
+        values = np.unique(np.clip(np.add.outer(edges, np.arange(-3, 4)).ravel(), 0, top))
+    first, second = np.meshgrid(values, values, indexing="ij")
+    return np.stack([first.ravel(), second.ravel()], axis=1)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("phased", [False, True])
-def test_bgen_8bit_calls_of_every_value_pair(phased: bool) -> None:
-    """Every pair of 8-bit values of a sample, called from the raw block, against the
-    probabilities thresholded as floats (the `bgen` package divides by 255)."""
+def test_bgen_calls_of_every_value_pair(phased: bool, bits: int) -> None:
+    """Pairs of stored values of a sample (every pair at 8 bits), called from the raw block,
+    against the probabilities thresholded as floats (the `bgen` package divides by 2^bits - 1)."""
     import struct
 
     from vcf2embed.genotypes.sources.bgen import HARD_CALL_MIN
     from vcf2embed.genotypes.sources.bgen_layout2 import hard_calls
 
-    first, second = np.arange(1 << 16) & 0xFF, np.arange(1 << 16) >> 8
-    keep = np.ones(len(first), bool) if phased else first + second <= 255
-    first, second, n = first[keep], second[keep], int(keep.sum())
-    values = np.stack([first, second], axis=1).astype(np.uint8)
+    top = (1 << bits) - 1
+    values = bgen_value_pairs(bits)
+    if not phased:  # P(1/1) is the rest
+        values = values[values.sum(axis=1) <= top]
+    n = len(values)
     ploidy = np.full(n, 2, dtype=np.uint8)
     ploidy[::97] |= 0x80  # the missing flag
-    block = struct.pack("<IHBB", n, 2, 2, 2) + ploidy.tobytes() + bytes([phased, 8])
+    block = struct.pack("<IHBB", n, 2, 2, 2) + ploidy.tobytes() + bytes([phased, bits])
     pairs, flags = np.empty((n, 2), np.int8), np.empty(n, bool)
-    assert hard_calls(block + values.tobytes(), n, HARD_CALL_MIN, pairs, flags)
-    p = values / 255.0
+    stored = values.astype(f"<u{bits // 8}").tobytes()
+    assert hard_calls(block + stored, n, HARD_CALL_MIN, pairs, flags)
+    p = values / top
     if phased:  # each haplotype: P(allele 0), allele 1 the rest
         hap = np.stack([p, 1 - p], axis=2)
         expected = np.where(hap.max(axis=2) >= HARD_CALL_MIN, hap.argmax(axis=2), -1)
