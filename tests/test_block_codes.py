@@ -20,13 +20,18 @@ def expected_call(a0: int, a1: int, flip: bool, haploid: bool) -> tuple[tuple[in
     return ((a0 ^ 1, a1 ^ 1) if flip else (a0, a1)), "called", False
 
 
+@pytest.mark.parametrize("negatives", ["many", "one", "none"])
 @pytest.mark.parametrize("haploid", [True, False])
-def test_finish_pairs_follows_the_rules_call_by_call(haploid: bool) -> None:
+def test_finish_pairs_follows_the_rules_call_by_call(haploid: bool, negatives: str) -> None:
     rng = np.random.default_rng(7)
     codes = rng.choice(
         np.array([0, 1, -1, -2], dtype=np.int8), size=(9, 301, 2), p=[0.5, 0.4, 0.05, 0.05]
     )
     codes[2, :, 1] = -2  # a haploid record (chrX in males)
+    if negatives != "many":  # a block of clean calls, or one with a single call missing
+        codes = np.abs(codes) % 2
+        if negatives == "one":
+            codes[7, 123, 1] = -1
     phased = rng.random((9, 301)) < 0.5
     flip = np.array([k % 3 == 0 for k in range(9)])
     got, got_phased = codes.copy(), phased.copy()
@@ -41,7 +46,10 @@ def test_finish_pairs_follows_the_rules_call_by_call(haploid: bool) -> None:
             assert got_phased[r, s] == (phased[r, s] or now_phased)
             kinds[kind] += 1
         assert list(counts[r]) == [kinds["missing"], kinds["half"], 0, kinds["haploid"]]
-    assert counts[2, 3] > 0 if haploid else counts[:, 3].sum() == 0
+    if negatives == "many":
+        assert counts[2, 3] > 0 if haploid else counts[:, 3].sum() == 0
+    else:
+        assert counts.sum() == (negatives == "one") and counts[7, 1] == (negatives == "one")
 
 
 def test_counts_to_pairs_gives_unphased_pairs() -> None:

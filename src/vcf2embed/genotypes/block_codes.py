@@ -31,8 +31,11 @@ def finish_pairs(
     allele missing (`half_calls` False: the source has none, so that pass is left out).
     Returns the (records, 4) counts."""
     counts = np.zeros((len(codes), 4), dtype=np.int64)
+    # one cheap pass finds a block with no negative allele (hard calls from imputed data):
+    # it has no haploid, missing or half call, and only its flips are left
+    clean = codes.size == 0 or codes.min() >= 0
     pair = codes.view(np.int16)[..., 0]
-    if haploid:
+    if haploid and not clean:
         # the second allele -2 (0xFE) and the first not negative: masks 0xFF80, 0xFE00
         calls = (pair & np.int16(-128)) == np.int16(-512)
         counts[:, HAPLOID] = row_counts(calls)
@@ -41,8 +44,9 @@ def finish_pairs(
             phased |= calls
     for k in np.flatnonzero(flip):  # 0 <-> 1; negatives stay negative
         np.bitwise_xor(codes[k], 1, out=codes[k])
-    both, negative = missing_calls(codes, half_calls)
-    counts[:, 0], counts[:, 1] = both, negative - both
+    if not clean:
+        both, negative = missing_calls(codes, half_calls)
+        counts[:, 0], counts[:, 1] = both, negative - both
     return counts
 
 

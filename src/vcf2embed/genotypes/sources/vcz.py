@@ -43,8 +43,8 @@ class VczSource(Source):
                     f"{self.path}: not a VCF Zarr store (no {', '.join(missing)}); write one "
                     "with `vcf2zarr convert in.vcf.gz out.vcz`"
                 )
-            samples = [str(s) for s in self._open("sample_id")[:].tolist()]
-            contigs = [str(c) for c in self._open("contig_id")[:].tolist()]
+            samples = _strings(self._open("sample_id")[:])
+            contigs = _strings(self._open("contig_id")[:])
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{self.path}: cannot be read as VCF Zarr ({exc})") from None
         fields = {"GT"} if "call_genotype" in self.names else set()
@@ -219,6 +219,14 @@ class VczSource(Source):
         put_region(
             self.region_variants(region), sink, self.read_calls, self.read_values, self.read_pairs
         )
+
+
+def _strings(array: np.ndarray) -> list[str]:
+    """A string array's values as `str` (zarr 3 gives numpy strings, zarr 2 objects or bytes)."""
+    values = array.tolist()
+    if array.dtype.kind in "TU":
+        return values
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _out_buffer(array: np.ndarray):
