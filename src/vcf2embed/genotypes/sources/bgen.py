@@ -166,9 +166,12 @@ class BgenSource(Source):
         variants `numbers`: from the raw genotype block where `bgen_layout2` takes it."""
         k, n = len(numbers), len(self.header.samples)
         pairs, phased = into or (np.empty((k, n, 2), np.int8), np.empty((k, n), dtype=bool))
+        work = np.empty(2 * n, dtype=np.int8)
         for row, number in enumerate(numbers.tolist()):
             block = self._raw_block(number)
-            if block is not None and hard_calls(block, n, HARD_CALL_MIN, pairs[row], phased[row]):
+            if block is not None and hard_calls(
+                block, n, HARD_CALL_MIN, pairs[row], phased[row], work
+            ):
                 if block[8 + n]:  # phased: one haplotype's allele may be called alone
                     self.region.half_calls = True
                 continue

@@ -102,9 +102,17 @@ def bounds(n: int, bits: int, minimum: float) -> Bounds:
     )
 
 
-def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: np.ndarray) -> bool:
+def hard_calls(
+    block: bytes,
+    n: int,
+    minimum: float,
+    pairs: np.ndarray,
+    phased: np.ndarray,
+    work: np.ndarray | None = None,
+) -> bool:
     """Write one variant's calls ((n, 2) int8 allele indices, -1 missing) and phased flags into
-    `pairs` and `phased`; False (nothing written) when the block is not the common case."""
+    `pairs` and `phased` (`work`: room for 2n int8, reused between calls); False (nothing
+    written) when the block is not the common case."""
     samples, alleles, low, high = struct.unpack_from("<IHBB", block, 0)
     if samples != n or alleles != 2 or low != 2 or high != 2:
         return False
@@ -120,11 +128,12 @@ def hard_calls(block: bytes, n: int, minimum: float, pairs: np.ndarray, phased: 
     b = bounds(n, bits, minimum)
     values = np.frombuffer(block, dtype=b.called.dtype, count=2 * n, offset=10 + n)
     out = pairs.reshape(-1)
-    if is_phased:  # per haplotype: P(allele 0); allele 1 has the rest; code = a0 + 2 a1 - 1
-        allele1 = (values <= b.rest_called).view(np.int8)
-        np.add(allele1, allele1, out=out)
-        np.add(out, (values >= b.called).view(np.int8), out=out)
-        np.subtract(out, b.one, out=out)
+    if is_phased:  # per haplotype: P(allele 0); allele 1 has the rest; code = 2 a1 - (not a0)
+        allele1 = np.empty(2 * n, dtype=np.int8) if work is None else work
+        np.less_equal(values, b.rest_called, out=allele1.view(bool))
+        np.add(allele1, allele1, out=allele1)
+        np.less(values, b.called, out=out.view(bool))
+        np.subtract(allele1, out, out=out)
         phased[:] = True
     else:  # 16 bits, per sample: P(0/0), P(0/1); P(1/1) has the rest
         first, second = values[0::2], values[1::2]
