@@ -17,6 +17,7 @@ Prints genotypes per second and the ratio; writes the table into benchmarks/RESU
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 import time
@@ -232,6 +233,9 @@ def main() -> None:
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
     HOLD = args.held_floors
+    # plink2 writes no .bgi: the reader's warning would repeat every round (both sides read
+    # every variant header)
+    logging.getLogger("vcf2embed.genotypes.sources.bgen").setLevel(logging.ERROR)
     lines = measure(args.samples)
     if not args.no_results:
         write_results(lines, args.samples)
