@@ -48,7 +48,8 @@ def read_iids(path: Path) -> list[str]:
     column, header_line, body = 1, 0, 0
     while text.startswith("#", body):  # `##` comment lines, then the header
         end = text.find("\n", body)
-        line, body = text[body : len(text) if end < 0 else end], len(text) if end < 0 else end + 1
+        end = len(text) if end < 0 else end
+        line, body = text[body:end], end + 1
         header_line += 1
         if not line.startswith("##"):
             names = [f.lstrip("#") for f in line.split()]
