@@ -122,29 +122,36 @@ def hard_calls(
     if bits == 8 and not is_phased:  # a sample's two values as one uint16, looked up at once
         index = np.frombuffer(block, dtype="<u2", count=n, offset=10 + n)
         np.take(unphased_calls(minimum), index, out=pairs.view(np.int16)[:, 0], mode="wrap")
-        phased[:] = False
-        _flag_missing(block, n, pairs)
-        return True
-    b = bounds(n, bits, minimum)
-    values = np.frombuffer(block, dtype=b.called.dtype, count=2 * n, offset=10 + n)
-    out = pairs.reshape(-1)
-    if is_phased:  # per haplotype: P(allele 0); allele 1 has the rest; code = 2 a1 - (not a0)
-        allele1 = np.empty(2 * n, dtype=np.int8) if work is None else work
-        np.less_equal(values, b.rest_called, out=allele1.view(bool))
-        np.add(allele1, allele1, out=allele1)
-        np.less(values, b.called, out=out.view(bool))
-        np.subtract(allele1, out, out=out)
-        phased[:] = True
-    else:  # 16 bits, per sample: P(0/0), P(0/1); P(1/1) has the rest
-        first, second = values[0::2], values[1::2]
-        hom_alt = first.astype(np.uint32) + second <= b.rest_called[:n]
-        pair = pairs.view(np.int16)[:, 0]  # (a0, a1) as one int16: 0/0 0, 0/1 0x100, 1/1 0x101
-        np.subtract(first >= b.called[:n], b.one[:n], out=pair, dtype=np.int16)
-        pair += (second >= b.called[:n]) * b.het
-        pair += hom_alt * b.hom_alt
-        phased[:] = False
+    else:
+        b = bounds(n, bits, minimum)
+        values = np.frombuffer(block, dtype=b.called.dtype, count=2 * n, offset=10 + n)
+        if is_phased:
+            _phased_calls(values, b, pairs.reshape(-1), work)
+        else:
+            _unphased_16bit_calls(values, b, pairs.view(np.int16)[:, 0])
+    phased[:] = bool(is_phased)
     _flag_missing(block, n, pairs)
     return True
+
+
+def _phased_calls(values: np.ndarray, b: Bounds, out: np.ndarray, work: np.ndarray | None) -> None:
+    """Per haplotype, from P(allele 0) (allele 1 has the rest): code 2 a1 - (not a0)."""
+    allele1 = np.empty(len(values), dtype=np.int8) if work is None else work
+    np.less_equal(values, b.rest_called, out=allele1.view(bool))
+    np.add(allele1, allele1, out=allele1)
+    np.less(values, b.called, out=out.view(bool))
+    np.subtract(allele1, out, out=out)
+
+
+def _unphased_16bit_calls(values: np.ndarray, b: Bounds, pair: np.ndarray) -> None:
+    """Per sample, from 16-bit P(0/0), P(0/1) (P(1/1) has the rest): the call as an int16
+    allele pair (0/0 0, 0/1 0x100, 1/1 0x101), -1 when no genotype is called."""
+    n = len(pair)
+    first, second = values[0::2], values[1::2]
+    hom_alt = first.astype(np.uint32) + second <= b.rest_called[:n]
+    np.subtract(first >= b.called[:n], b.one[:n], out=pair, dtype=np.int16)
+    pair += (second >= b.called[:n]) * b.het
+    pair += hom_alt * b.hom_alt
 
 
 def _flag_missing(block: bytes, n: int, pairs: np.ndarray) -> None:
